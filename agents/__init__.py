@@ -1,0 +1,1 @@
+"""Policies for the community's agents: baselines, forecasters, trained RL policy loaders."""

@@ -1,0 +1,28 @@
+"""The ``p2p-gym`` command line: the composition root that wires the packages together.
+
+Nothing imports this package. It reaches ``agents`` only inside command functions, so that
+``p2p_env`` itself never depends on ``agents`` at import time.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from p2p_env.cli import config_cmd, planned
+from p2p_env.cli.demo_cmd import demo
+
+app = typer.Typer(
+    name="p2p-gym",
+    help="A research gym for peer-to-peer electricity trading (Higashi-Fuji demonstration).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("demo")(demo)
+app.add_typer(config_cmd.app, name="config")
+planned.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

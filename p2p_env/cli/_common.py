@@ -1,0 +1,57 @@
+"""Shared pieces of the ``p2p-gym`` commands: consoles, errors, config loading, progress bars."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from p2p_env.config import ConfigError, GymConfig, load_config
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_FAILURE = 1
+"""The command ran and found a problem (e.g. a ledger that does not verify)."""
+EXIT_USAGE = 2
+"""Bad arguments or input: nothing ran (same code as click's usage errors)."""
+
+SET_OPTION_HELP = (
+    "Override a config value: dotted.path=value (repeatable), e.g. market.mechanism=cda"
+)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print ``message`` to stderr and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def load_config_or_exit(name_or_path: str, overrides: Sequence[str] = ()) -> GymConfig:
+    """Load a config; on any config error print its message and exit 2 before anything runs."""
+    try:
+        return load_config(name_or_path, overrides)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def progress(items: Iterable[T], *, total: int | None = None, description: str = "") -> Iterator[T]:
+    """Iterate with a rich progress bar on a terminal; silent when output is not a terminal."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, disable=not err_console.is_terminal) as bar:
+        yield from bar.track(items, total=total, description=description)
+
+
+def not_yet_available(command: str, issue: int) -> NoReturn:
+    """For subcommands whose implementation lands with a later issue: say so and exit non-zero."""
+    fail(f"'p2p-gym {command}' is not available yet (tracked in issue {issue}).", EXIT_FAILURE)

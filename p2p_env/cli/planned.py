@@ -1,0 +1,57 @@
+"""Subcommands whose implementation lands with a later issue.
+
+Each is registered so that ``p2p-gym --help`` shows the whole tool; running one says which issue
+tracks it and exits 1. An issue that implements a command gives it a module of its own and
+registers that in ``p2p_env/cli/__init__.py`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+
+from p2p_env.cli._common import not_yet_available
+
+_ANY_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+COMMANDS: dict[str, tuple[str, int]] = {
+    "simulate": ("Run a community with a policy and print a summary.", 6),
+    "evaluate": ("Score a policy: the demonstration's bill-improvement table.", 7),
+    "report": ("Compare evaluated policies side by side.", 7),
+    "train": ("Train RL policies with stable-baselines3 or Ray RLlib.", 8),
+    "sweep": ("Sweep seeds and hyperparameters with Ray Tune.", 8),
+    "bench": ("Measure stepping, clearing and ledger throughput.", 9),
+}
+
+GROUPS: dict[str, tuple[str, tuple[str, ...], int]] = {
+    "exchange": ("The tagged exchange: clear order sets without the environment.", ("clear",), 3),
+    "ledger": ("The hash-chained ledger: verify, show, trace.", ("verify", "show", "trace"), 4),
+    "data": ("Time series: import your own, look at the generated ones.", ("import", "show"), 5),
+}
+
+
+def register(app: typer.Typer, *, skip: set[str] | None = None) -> None:
+    """Add the planned commands and groups, except those in ``skip``, to ``app``."""
+    skip = skip or set()
+    for name, (help_text, issue) in COMMANDS.items():
+        if name not in skip:
+            _add(app, name, f"{help_text} [not available yet: issue {issue}]", name, issue)
+    for group, (help_text, commands, issue) in GROUPS.items():
+        if group in skip:
+            continue
+        sub = typer.Typer(help=help_text, no_args_is_help=True)
+        for command in commands:
+            _add(sub, command, f"[not available yet: issue {issue}]", f"{group} {command}", issue)
+        app.add_typer(sub, name=group)
+
+
+def _add(app: typer.Typer, name: str, help_text: str, full_name: str, issue: int) -> None:
+    app.command(name, help=help_text, context_settings=_ANY_ARGS)(_placeholder(full_name, issue))
+
+
+def _placeholder(full_name: str, issue: int) -> Callable[[typer.Context], None]:
+    def command(ctx: typer.Context) -> None:
+        not_yet_available(full_name, issue)
+
+    return command
