@@ -1,8 +1,8 @@
 """Subcommands whose implementation lands with a later issue.
 
 Each is registered so that ``p2p-gym --help`` shows the whole tool; running one says which issue
-tracks it and exits 1. An issue that implements a command gives it a module of its own and
-registers that in ``p2p_env/cli/__init__.py`` instead.
+tracks it and exits 1. An issue that implements a command gives it a module of its own
+(``<group>_cmd.py`` for a group) and registers that in ``p2p_env/cli/__init__.py``.
 """
 
 from __future__ import annotations
@@ -31,19 +31,19 @@ GROUPS: dict[str, tuple[str, tuple[str, ...], int]] = {
 }
 
 
-def register(app: typer.Typer, *, skip: set[str] | None = None) -> None:
-    """Add the planned commands and groups, except those in ``skip``, to ``app``."""
-    skip = skip or set()
+def register(app: typer.Typer) -> None:
+    """Add the planned top-level commands to ``app``."""
     for name, (help_text, issue) in COMMANDS.items():
-        if name not in skip:
-            _add(app, name, f"{help_text} [not available yet: issue {issue}]", name, issue)
-    for group, (help_text, commands, issue) in GROUPS.items():
-        if group in skip:
-            continue
-        sub = typer.Typer(help=help_text, no_args_is_help=True)
-        for command in commands:
-            _add(sub, command, f"[not available yet: issue {issue}]", f"{group} {command}", issue)
-        app.add_typer(sub, name=group)
+        _add(app, name, f"{help_text} [not available yet: issue {issue}]", name, issue)
+
+
+def planned_group(group: str) -> typer.Typer:
+    """A command group whose commands all say which issue tracks them."""
+    help_text, commands, issue = GROUPS[group]
+    sub = typer.Typer(help=help_text, no_args_is_help=True)
+    for command in commands:
+        _add(sub, command, f"[not available yet: issue {issue}]", f"{group} {command}", issue)
+    return sub
 
 
 def _add(app: typer.Typer, name: str, help_text: str, full_name: str, issue: int) -> None:
