@@ -34,7 +34,7 @@ GROUPS: dict[str, tuple[str, tuple[str, ...], int]] = {
 def register(app: typer.Typer) -> None:
     """Add the planned top-level commands to ``app``."""
     for name, (help_text, issue) in COMMANDS.items():
-        _add(app, name, f"{help_text} [not available yet: issue {issue}]", name, issue)
+        _add(app, name, f"{help_text} (not available yet: issue {issue})", name, issue)
 
 
 def planned_group(group: str) -> typer.Typer:
@@ -42,7 +42,7 @@ def planned_group(group: str) -> typer.Typer:
     help_text, commands, issue = GROUPS[group]
     sub = typer.Typer(help=help_text, no_args_is_help=True)
     for command in commands:
-        _add(sub, command, f"[not available yet: issue {issue}]", f"{group} {command}", issue)
+        _add(sub, command, f"Not available yet: issue {issue}.", f"{group} {command}", issue)
     return sub
 
 

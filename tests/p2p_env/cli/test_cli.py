@@ -1,0 +1,123 @@
+"""The ``p2p-gym`` command line: subcommands, config show, and exit codes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from p2p_env.cli import app, planned
+from p2p_env.config import GymConfig
+
+runner = CliRunner()
+
+SUBCOMMANDS = [
+    "simulate",
+    "evaluate",
+    "train",
+    "report",
+    "bench",
+    "exchange",
+    "ledger",
+    "config",
+    "demo",
+    "data",
+]
+
+
+def test_help_lists_every_subcommand() -> None:
+    result = runner.invoke(app, ["--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for name in SUBCOMMANDS:
+        assert f" {name} " in result.output, f"--help does not list {name}"
+
+
+@pytest.mark.parametrize(
+    ("group", "command"), [("exchange", "clear"), ("ledger", "verify"), ("config", "show")]
+)
+def test_groups_list_their_commands(group: str, command: str) -> None:
+    result = runner.invoke(app, [group, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert f" {command} " in result.output
+
+
+def test_console_script_is_installed() -> None:
+    exe = shutil.which("p2p-gym", path=str(Path(sys.executable).parent))
+    assert exe is not None, "the p2p-gym console script is not installed beside this interpreter"
+    done = subprocess.run([exe, "config", "list"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "higashifuji_demo" in done.stdout.split()
+
+
+def test_config_show_prints_the_resolved_config() -> None:
+    result = runner.invoke(
+        app, ["config", "show", "higashifuji_demo", "--set", "market.mechanism=call"]
+    )
+    assert result.exit_code == 0, result.output
+    config = GymConfig.model_validate(yaml.safe_load(result.stdout))
+    assert config.name == "higashifuji_demo"
+    assert config.market.mechanism == "call"
+    assert config.community.n_homes == 20
+
+
+def test_config_show_bad_value_exits_nonzero_naming_field_and_allowed() -> None:
+    result = runner.invoke(
+        app, ["config", "show", "higashifuji_demo", "--set", "market.mechanism=nope"]
+    )
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    for needle in ("market.mechanism", "'nope'", "'call'", "'cda'", "'midpoint'"):
+        assert needle in result.stderr
+
+
+def test_config_show_misspelt_key_in_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text("extends: higashifuji_demo\ncomunity: {}\n", encoding="utf-8")
+    result = runner.invoke(app, ["config", "show", str(path)])
+    assert result.exit_code == 2
+    assert "comunity" in result.stderr
+    assert "did you mean 'community'?" in result.stderr
+
+
+def test_unknown_config_name_exits_2() -> None:
+    result = runner.invoke(app, ["config", "show", "no_such_config"])
+    assert result.exit_code == 2
+    assert "unknown config 'no_such_config'" in result.stderr
+
+
+def test_bad_arguments_exit_2() -> None:
+    result = runner.invoke(app, ["config", "show", "--no-such-flag"])
+    assert result.exit_code == 2
+
+
+def test_demo_runs_on_the_default_config() -> None:
+    result = runner.invoke(app, ["demo"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "20 homes, 9 PHVs" in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(planned.COMMANDS))
+def test_planned_command_says_which_issue_and_fails(name: str) -> None:
+    issue = planned.COMMANDS[name][1]
+    help_text = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"}).output
+    assert f"not available yet: issue {issue}" in help_text
+    result = runner.invoke(app, [name, "--anything", "x"])
+    assert result.exit_code == 1
+    assert f"issue {issue}" in result.stderr
+
+
+@pytest.mark.parametrize("group", sorted(planned.GROUPS))
+def test_planned_group_commands_say_which_issue_and_fail(group: str) -> None:
+    _, commands, issue = planned.GROUPS[group]
+    sub = planned.planned_group(group)
+    for command in commands:
+        result = runner.invoke(sub, [command, "whatever"])
+        assert result.exit_code == 1
+        assert f"'p2p-gym {group} {command}' is not available yet (tracked in issue {issue})" in (
+            result.stderr
+        )
