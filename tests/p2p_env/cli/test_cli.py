@@ -121,3 +121,12 @@ def test_planned_group_commands_say_which_issue_and_fail(group: str) -> None:
         assert f"'p2p-gym {group} {command}' is not available yet (tracked in issue {issue})" in (
             result.stderr
         )
+
+
+def test_progress_is_silent_off_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from p2p_env.cli._common import progress
+
+    assert list(progress(range(5), total=5, description="work")) == [0, 1, 2, 3, 4]
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == ""
