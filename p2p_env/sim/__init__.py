@@ -1,0 +1,1 @@
+"""The community simulator core: storage physics, tariffs and settlement (no RL library imports)."""
