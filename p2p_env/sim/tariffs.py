@@ -2,7 +2,8 @@
 
 Units, the same as the exchange's: energy in integer Wh (meter readings), prices in integer ticks
 of 0.01 JPY/kWh, money in integer 0.01 JPY ("sen"). ``Wh * ticks`` is money in 1/1000 sen; it is
-converted to sen once per charge with round-half-up (:func:`to_sen`).
+converted to sen once per charge, rounding half to even: the exchange's rule for trades
+(:mod:`exchange.units`), so P2P and grid money round alike.
 
 * :class:`BlockTariff`: a residential meter-rate tariff whose price per kWh rises with the month's
   cumulative purchases (TEPCO meter-rate lighting B: breaks at 120 and 300 kWh). The charge for a
@@ -29,8 +30,11 @@ def ticks(jpy_per_kwh: float) -> int:
 
 
 def to_sen(milli_sen: IntArray) -> IntArray:
-    """Money in 1/1000 sen (``Wh * ticks``) to integer sen, rounding half up (away from -inf)."""
-    return (milli_sen + 500) // 1000
+    """Money in 1/1000 sen (``Wh * ticks``) to integer sen, rounding half to even."""
+    quotient, remainder = np.divmod(milli_sen, 1000)
+    up = (remainder > 500) | ((remainder == 500) & (quotient % 2 == 1))
+    rounded: IntArray = quotient + up
+    return rounded
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,15 @@ def _lighting_b() -> BlockTariff:
 def test_units() -> None:
     assert ticks(19.88) == 1988
     assert ticks(8.5) == 850
-    assert to_sen(np.array([1_988_000, 499, 500, -500, -501])).tolist() == [1988, 0, 1, 0, -1]
+    assert to_sen(np.array([1_988_000, 499, 500, 1500, 501, -500, -501])).tolist() == [
+        1988,
+        0,
+        0,
+        2,
+        1,
+        0,
+        -1,
+    ]
 
 
 def test_hand_calculated_month() -> None:
