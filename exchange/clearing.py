@@ -1,0 +1,117 @@
+"""``clear(orders, params)``: the exchange's one entry point.
+
+A pure function: the same orders (in the same submission order) and the same
+:class:`~exchange.params.ClearingParams` give an equal :class:`~exchange.results.ClearingResult`
+and byte-identical :meth:`~exchange.results.ClearingResult.canonical_json`, on any machine (all
+arithmetic is in integers; the arrival order comes from SplitMix64, not a library RNG). That
+makes every slot replayable from its recorded orders and parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from exchange.book import Book, build_book
+from exchange.mechanisms.base import Matches
+from exchange.mechanisms.registry import get_mechanism
+from exchange.orders import Order
+from exchange.params import ClearingParams
+from exchange.results import ClearingResult, Trade, Unfilled
+from exchange.units import money_array, round_half_even_div
+from exchange.validation import Rejection, validate
+
+_INT64_SAFE_TOTAL = 2**62
+
+
+def clear(orders: Sequence[Order], params: ClearingParams) -> ClearingResult:
+    """Validate ``orders`` and clear the admitted ones with ``params.mechanism``.
+
+    Args:
+        orders: One slot's orders in submission order (the order matters only through the
+            seeded arrival order; see :mod:`exchange.book`).
+        params: Mechanism, price bounds, tags, tag-order rule, seed and known agents.
+
+    Returns:
+        Trades, prices and volumes per tag, every rejected order with its reason and every
+        admitted order's unfilled remainder.
+
+    Raises:
+        ValueError: If the admitted quantities together exceed 2**62 Wh (an int64 safety
+            bound far above any real order set).
+    """
+    admitted, rejected = validate(orders, params)
+    book = build_book(orders, admitted, params)
+    if book.n_orders and sum(book.quantity.tolist()) > _INT64_SAFE_TOTAL:
+        raise ValueError("the admitted orders together exceed 2**62 Wh; split the order set")
+    matches = get_mechanism(params.mechanism).match(book) if book.n_orders else Matches.empty()
+    return _result(orders, book, matches, rejected, params)
+
+
+def _result(
+    orders: Sequence[Order],
+    book: Book,
+    matches: Matches,
+    rejected: list[Rejection],
+    params: ClearingParams,
+) -> ClearingResult:
+    tags = params.tags
+    n_tags = len(tags)
+    quantity = matches.quantity
+    amount = money_array(quantity, matches.price)
+
+    filled = np.zeros(book.n_orders, dtype=np.int64)
+    np.add.at(filled, matches.buy, quantity)
+    np.add.at(filled, matches.sell, quantity)
+    volume = np.zeros(n_tags, dtype=np.int64)
+    np.add.at(volume, matches.tag, quantity)
+
+    positions = book.positions
+    buy_orders = [orders[i] for i in positions[matches.buy].tolist()]
+    sell_orders = [orders[i] for i in positions[matches.sell].tolist()]
+    trades = tuple(
+        Trade(b.id, s.id, b.agent, s.agent, tags[t], q, p, m)
+        for b, s, t, q, p, m in zip(
+            buy_orders,
+            sell_orders,
+            matches.tag.tolist(),
+            quantity.tolist(),
+            matches.price.tolist(),
+            amount.tolist(),
+            strict=True,
+        )
+    )
+
+    left = book.quantity - filled
+    open_ = np.flatnonzero(left > 0)
+    unfilled = tuple(
+        Unfilled(o.id, o.agent, o.side, q)
+        for o, q in zip(
+            (orders[i] for i in positions[open_].tolist()), left[open_].tolist(), strict=True
+        )
+    )
+
+    volumes = volume.tolist()
+    if matches.uniform_prices is not None:
+        by_code = matches.uniform_prices
+    else:
+        value = [0] * n_tags
+        # Python ints: a tag's summed quantity x price may exceed int64.
+        for t, q, p in zip(
+            matches.tag.tolist(), quantity.tolist(), matches.price.tolist(), strict=True
+        ):
+            value[t] += q * p
+        by_code = {
+            code: round_half_even_div(value[code], volumes[code])
+            for code in range(n_tags)
+            if volumes[code]
+        }
+    return ClearingResult(
+        mechanism=params.mechanism,
+        trades=trades,
+        clearing_prices={tags[code]: by_code[code] for code in range(n_tags) if code in by_code},
+        volumes_wh={tag: volumes[code] for code, tag in enumerate(tags)},
+        rejected=tuple(rejected),
+        unfilled=unfilled,
+    )
