@@ -273,6 +273,21 @@ class MarketConfig(StrictModel):
     price_min_jpy_per_kwh: float = Field(0.0, ge=0)
     price_max_jpy_per_kwh: float = Field(50.0, gt=0, le=10_000)
     initial_price_jpy_per_kwh: float = Field(25.0, ge=0)
+    buyer_tag_order: Literal["price", "config"] = Field(
+        "price",
+        description="where a buyer's unfilled remainder goes next: 'price' = its acceptable tags "
+        "by its own limit price, highest first (ties in the order of tags); 'config' = the "
+        "order of tags",
+    )
+
+    @field_validator("price_min_jpy_per_kwh", "price_max_jpy_per_kwh", "initial_price_jpy_per_kwh")
+    @classmethod
+    def _whole_ticks(cls, value: float) -> float:
+        # The exchange prices in integer ticks of 0.01 JPY/kWh; a finer price cannot be honoured.
+        ticks = value * 100
+        if abs(ticks - round(ticks)) > 1e-6:
+            raise ValueError(f"{value} JPY/kWh is not a whole number of ticks (0.01 JPY/kWh)")
+        return value
 
     @field_validator("tags")
     @classmethod
