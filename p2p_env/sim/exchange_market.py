@@ -1,0 +1,142 @@
+"""The simulator's :class:`~p2p_env.sim.market.Market` on the tagged exchange (``exchange/``).
+
+Each slot's decoded actions become :class:`exchange.Order` objects (one per agent at most, id
+``<agent>@<slot>``), cleared by :func:`exchange.clear` with the config's mechanism and price
+bounds, the agents' allowed sell tags (so a home without PV can never sell ``pv``) and a seed
+derived from the episode seed and the slot. The parameters, orders and result go to the ledger in
+their canonical JSON-compatible forms, so ``p2p-gym ledger verify`` can replay every slot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from exchange import ClearingParams, ClearingResult, Order, agent_tags, clear
+from p2p_env.config import GymConfig
+from p2p_env.sim.actions import BUY, SELL, DecodedActions
+from p2p_env.sim.community import Community
+from p2p_env.sim.market import MarketOutcome
+from p2p_env.sim.tariffs import ticks
+
+_SEED_STRIDE = 0x9E3779B97F4A7C15  # odd 64-bit constant: distinct slots get distinct seeds
+
+
+def clearing_params(config: GymConfig, community: Community) -> ClearingParams:
+    """The exchange parameters of ``config`` for ``community`` (seed 0; set per slot)."""
+    market = config.market
+    allowed = {
+        agent: (tag,) if tag is not None else ()
+        for agent, tag in zip(community.agents, community.sell_tag, strict=True)
+    }
+    return ClearingParams(
+        mechanism=market.mechanism,
+        price_min=ticks(market.price_min_jpy_per_kwh),
+        price_max=ticks(market.price_max_jpy_per_kwh),
+        tags=tuple(market.tags),
+        tag_order=market.buyer_tag_order,
+        seed=0,
+        agents=agent_tags(allowed),
+    )
+
+
+def replay(params: dict[str, Any], orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ledger's replay hook: clear recorded orders with recorded parameters again."""
+    result = clear(
+        [Order.from_dict(o, i) for i, o in enumerate(orders)], ClearingParams.from_dict(params)
+    )
+    return [t.to_dict() for t in result.trades]
+
+
+class ExchangeMarket:
+    """Clears each slot on :mod:`exchange` (see the module docstring)."""
+
+    def __init__(self, config: GymConfig, community: Community, seed: int = 0) -> None:
+        self.community = community
+        self.tags = tuple(config.market.tags)
+        self.base = clearing_params(config, community)
+        self.seed = seed
+        self.index = {agent: i for i, agent in enumerate(community.agents)}
+        self.tag_index = {tag: i for i, tag in enumerate(self.tags)}
+
+    def reset(self, seed: int) -> None:
+        """Seed the arrival order of the coming episode's slots."""
+        self.seed = seed
+
+    def params_for(self, slot: int) -> ClearingParams:
+        """The slot's parameters: the run's, with a seed drawn from (episode seed, slot)."""
+        seed = (self.seed * _SEED_STRIDE + slot + 1) % 2**64
+        return self.base.replace(seed=seed)
+
+    def orders(self, slot: int, decoded: DecodedActions) -> list[Order]:
+        """One order per agent that asked to trade, in agent order."""
+        out: list[Order] = []
+        agents, tags = self.community.agents, self.tags
+        sides = decoded.side.tolist()
+        quantities = decoded.quantity_wh.tolist()
+        prices = decoded.prices.tolist()
+        for i in np.flatnonzero(decoded.side).tolist():
+            agent = agents[i]
+            if sides[i] == BUY:
+                out.append(
+                    Order.buy(
+                        f"{agent}@{slot}",
+                        agent,
+                        quantities[i],
+                        dict(zip(tags, prices[i], strict=True)),
+                    )
+                )
+            elif sides[i] == SELL:
+                tag = self.community.sell_tag[i]
+                assert tag is not None  # decode() only sells for agents with a sell tag
+                price = prices[i][self.tag_index[tag]]
+                out.append(Order.sell(f"{agent}@{slot}", agent, quantities[i], tag, price))
+        return out
+
+    def clear(self, slot: int, decoded: DecodedActions) -> MarketOutcome:
+        """Clear the slot and sum the trades per agent and tag."""
+        orders = self.orders(slot, decoded)
+        params = self.params_for(slot)
+        result = clear(orders, params)
+        return self._outcome(orders, params, result)
+
+    def _outcome(
+        self, orders: list[Order], params: ClearingParams, result: ClearingResult
+    ) -> MarketOutcome:
+        n, n_tags = self.community.n_agents, len(self.tags)
+        bought = np.zeros(n, np.int64)
+        sold = np.zeros(n, np.int64)
+        paid = np.zeros(n, np.int64)
+        received = np.zeros(n, np.int64)
+        by_tag = np.zeros((n, n_tags), np.int64)
+        trades: list[tuple[int, int, int, int, int]] = []
+        for trade in result.trades:
+            b, s = self.index[trade.buyer], self.index[trade.seller]
+            t = self.tag_index[trade.tag]
+            bought[b] += trade.quantity_wh
+            paid[b] += trade.amount
+            sold[s] += trade.quantity_wh
+            received[s] += trade.amount
+            by_tag[b, t] += trade.quantity_wh
+            trades.append((b, s, t, trade.quantity_wh, trade.amount))
+        price = np.asarray([result.clearing_prices.get(tag, -1) for tag in self.tags], np.int64)
+        volume = np.asarray([result.volumes_wh.get(tag, 0) for tag in self.tags], np.int64)
+        return MarketOutcome(
+            bought_wh=bought,
+            sold_wh=sold,
+            bought_by_tag_wh=by_tag,
+            paid_sen=paid,
+            received_sen=received,
+            price_ticks=price,
+            volume_wh=volume,
+            n_orders=len(orders),
+            n_rejected=len(result.rejected),
+            records={
+                "params": params.to_dict(),
+                "orders": [o.to_dict() for o in orders],
+                "trades": [t.to_dict() for t in result.trades],
+                "rejected": [r.to_dict() for r in result.rejected],
+            },
+            trades=tuple(trades),
+        )

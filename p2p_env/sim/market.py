@@ -1,0 +1,83 @@
+"""The seam between the simulator and the exchange and ledger.
+
+The simulator core knows nothing of order objects or blocks: it hands the decoded actions of a
+slot to a :class:`Market` and gets back per-agent arrays (:class:`MarketOutcome`), and hands the
+slot's physical flows to a :class:`Recorder`. :mod:`p2p_env.sim.exchange_market` and
+:mod:`p2p_env.sim.ledger_recorder` implement them on ``exchange/`` and ``ledger/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from p2p_env.sim.actions import DecodedActions
+
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class MarketOutcome:
+    """One slot's clearing, per agent and per tag (integer units)."""
+
+    bought_wh: IntArray
+    sold_wh: IntArray
+    bought_by_tag_wh: IntArray
+    """``agents x tags``: what each agent bought of each origin tag."""
+    paid_sen: IntArray
+    received_sen: IntArray
+    price_ticks: IntArray
+    """Per tag, this slot's volume-weighted mean trade price, -1 where nothing traded."""
+    volume_wh: IntArray
+    """Per tag, the traded volume."""
+    n_orders: int
+    n_rejected: int
+    records: Mapping[str, Any]
+    """What the ledger stores for the slot: ``params``, ``orders``, ``trades``, ``rejected``."""
+    trades: Sequence[tuple[int, int, int, int, int]] = ()
+    """``(buyer agent, seller agent, tag index, Wh, sen)`` per trade, for certificate transfers."""
+
+
+class Market(Protocol):
+    """Clears the orders of one slot."""
+
+    def reset(self, seed: int) -> None:
+        """Start an episode; clearing randomness (arrival order) derives from ``seed``."""
+        ...
+
+    def clear(self, slot: int, decoded: DecodedActions) -> MarketOutcome:
+        """Turn a slot's decoded actions into trades and per-agent totals."""
+        ...
+
+
+@dataclass(frozen=True)
+class SlotFlows:
+    """Physical energy of one slot per agent, Wh (integers, as metered)."""
+
+    slot: int
+    generation_wh: IntArray
+    """PV generation."""
+    storage_discharge_wh: IntArray
+    """Energy delivered by the agent's storage (battery or PHV V2B)."""
+    storage_charge_wh: IntArray
+    """Energy drawn by the agent's storage."""
+    consumption_wh: IntArray
+    """Load (homes, office) or charging energy (PHVs), excluding storage charging."""
+    metered_wh: IntArray
+    """Net import at the meter (negative: export)."""
+
+
+class Recorder(Protocol):
+    """Writes one block per slot (the ledger) and returns its hash."""
+
+    def record(self, flows: SlotFlows, outcome: MarketOutcome, settlement: Any) -> str:
+        """Append the slot's block; return its hash (hex)."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release storage (may be called twice)."""
+        ...

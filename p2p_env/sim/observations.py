@@ -1,0 +1,147 @@
+"""Observations of every agent, built as one ``agents x features`` float32 array per slot.
+
+All agent types share one layout (``5 + 2H + 4 + 2T + 2`` features for forecast horizon ``H`` and
+``T`` tags; 33 by default); a feature that does not apply to a type is 0.
+
+===============  =============================================================  ============
+features         meaning                                                        bounds
+===============  =============================================================  ============
+0, 1             time of day, sin / cos                                         [-1, 1]
+2, 3             day of year, sin / cos                                         [-1, 1]
+4                weekend                                                        [0, 1]
+5 .. 5+H-1       own consumption forecast, next H slots, / trade limit          [0, 10]
+                 (homes and office: load; PHVs: trip energy)
+5+H .. 5+2H-1    own PV forecast, next H slots, / trade limit                   [0, 10]
+then 4           state of charge (fraction), plugged in, slots until the next   [0, 1] x 3,
+                 departure / 48 (1: none within a day), next trip energy /      [0, 10]
+                 battery capacity
+then T           last clearing price per tag, (p - p_min) / (p_max - p_min)    [0, 1]
+then T           last traded volume per tag / the community's trade limit      [0, 1]
+then 2           marginal retail price, buyback price, / p_max                  [0, 10]
+===============  =============================================================  ============
+
+Forecasts are the realised series with a seeded multiplicative error whose standard deviation
+grows with the lead time (``env.forecast_error_std * sqrt(lead)``): a noisy oracle, so policies
+cannot see the future exactly. Values are clipped into their bounds, so every observation lies
+inside its space.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from p2p_env.sim.community import AgentKind
+from p2p_env.sim.simulator import CommunitySimulator
+
+FloatArray = NDArray[np.float64]
+
+SLOTS_PER_DAY_NORM = 48.0
+
+
+class ObservationBuilder:
+    """Builds the observation array of a :class:`CommunitySimulator` (see the module table)."""
+
+    def __init__(self, sim: CommunitySimulator, horizon: int, forecast_error_std: float) -> None:
+        self.sim = sim
+        self.horizon = horizon
+        self.error_std = forecast_error_std
+        c, s = sim.community, sim.series
+        n_tags = len(sim.tags)
+        self.size = 5 + 2 * horizon + 4 + 2 * n_tags + 2
+        low = np.zeros(self.size, dtype=np.float32)
+        high = np.ones(self.size, dtype=np.float32)
+        low[:4] = -1.0
+        forecast = slice(5, 5 + 2 * horizon)
+        high[forecast] = 10.0
+        base = 5 + 2 * horizon
+        high[base + 3] = 10.0
+        high[-2:] = 10.0
+        self.low, self.high = low, high
+        # Calendar features of every slot, once per series.
+        minutes = np.arange(s.n_slots) * s.slot_minutes
+        times = s.start + minutes.astype("timedelta64[m]")
+        day_minutes = (times - times.astype("datetime64[D]")).astype(np.int64)
+        doy = (times.astype("datetime64[D]") - times.astype("datetime64[Y]")).astype(np.int64)
+        weekday = (times.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 0 = Monday
+        angle_day = 2 * np.pi * day_minutes / 1440.0
+        angle_year = 2 * np.pi * doy / 365.25
+        self.calendar = np.stack(
+            [
+                np.sin(angle_day),
+                np.cos(angle_day),
+                np.sin(angle_year),
+                np.cos(angle_year),
+                (weekday >= 5).astype(np.float64),
+            ],
+            axis=1,
+        )
+        # Own consumption and PV per agent and slot (padded with zeros past the end).
+        n, pad = c.n_agents, horizon
+        self.consumption = np.zeros((s.n_slots + pad, n))
+        self.pv = np.zeros((s.n_slots + pad, n))
+        homes, phvs, office = sim.homes, sim.phvs, sim.office
+        self.consumption[: s.n_slots, homes] = s.home_load_wh
+        self.pv[: s.n_slots, homes] = s.home_pv_wh
+        self.consumption[: s.n_slots, phvs] = s.phv_drive_wh
+        if office.size:
+            self.consumption[: s.n_slots, office[0]] = s.office_load_wh
+            self.pv[: s.n_slots, office[0]] = s.office_pv_wh
+        self.scale = 1.0 / np.maximum(c.trade_limit_wh, 1.0)
+        # Per PHV and slot: slots until the next trip starts, and that trip's energy.
+        self.next_departure, self.next_trip_wh = _next_trips(s.phv_drive_wh)
+        self.volume_scale = 1.0 / max(float(c.trade_limit_wh.sum()), 1.0)
+        self.storage_capacity = np.zeros(n)
+        self.storage_capacity[phvs] = c.phvs.capacity_wh
+        self.storage_capacity[homes[c.battery_home]] = c.batteries.capacity_wh
+        self.is_office = c.kind == AgentKind.OFFICE
+
+    def build(self, rng: np.random.Generator) -> NDArray[np.float32]:
+        """Observations of every agent at the simulator's current slot."""
+        sim, h = self.sim, self.horizon
+        c, t = sim.community, min(sim.slot, sim.series.n_slots - 1)
+        n = c.n_agents
+        obs = np.zeros((n, self.size))
+        obs[:, :5] = self.calendar[t]
+        lead = np.sqrt(np.arange(1, h + 1))
+        window = slice(t, t + h)
+        for offset, series in ((5, self.consumption), (5 + h, self.pv)):
+            true = series[window].T * self.scale[:, None]
+            noise = 1.0 + self.error_std * lead * rng.standard_normal((n, h))
+            obs[:, offset : offset + h] = true * np.maximum(noise, 0.0)
+        base = 5 + 2 * h
+        soc = sim.soc_fraction()
+        obs[:, base] = np.nan_to_num(soc, nan=0.0)
+        if c.n_phv:
+            phvs = sim.phvs
+            obs[phvs, base + 1] = sim.plugged(t)
+            obs[phvs, base + 2] = self.next_departure[t] / SLOTS_PER_DAY_NORM
+            obs[phvs, base + 3] = self.next_trip_wh[t] / c.phvs.capacity_wh
+        tags = len(sim.tags)
+        span = sim.price_max - sim.price_min
+        obs[:, base + 4 : base + 4 + tags] = (sim.last_price - sim.price_min) / span
+        obs[:, base + 4 + tags : base + 4 + 2 * tags] = sim.last_volume * self.volume_scale
+        obs[:, -2] = self._retail_ticks() / sim.price_max
+        obs[:, -1] = sim.tariffs.buyback_ticks / sim.price_max
+        return np.clip(obs, self.low, self.high).astype(np.float32)
+
+    def _retail_ticks(self) -> FloatArray:
+        """Per agent, the grid price of its next kWh this month (block tier or office price)."""
+        tariff = self.sim.tariffs.residential
+        tier = np.searchsorted(tariff.bounds_wh, self.sim.month.grid_bought_wh, side="right")
+        price = tariff.prices_ticks[tier] + tariff.surcharge_ticks
+        office_price = self.sim.tariffs.office_energy_ticks
+        return np.where(self.is_office, office_price, price).astype(np.float64)
+
+
+def _next_trips(drive_wh: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Per slot and PHV: slots until the next trip starts (capped at 48) and its energy."""
+    n_slots, n_phv = drive_wh.shape
+    index = np.where(drive_wh > 0, np.arange(n_slots)[:, None], n_slots + 10**6)
+    next_slot = np.minimum.accumulate(index[::-1], axis=0)[::-1]
+    until = np.minimum(next_slot - np.arange(n_slots)[:, None], SLOTS_PER_DAY_NORM)
+    found = next_slot < n_slots
+    energy = np.zeros((n_slots, n_phv))
+    rows = np.where(found, next_slot, 0)
+    energy = np.where(found, np.take_along_axis(drive_wh, rows, axis=0), 0.0)
+    return until.astype(np.float64), energy

@@ -1,0 +1,70 @@
+"""The time series a simulation reads, slot by slot, as aligned numpy arrays.
+
+:class:`SlotSeries` is the simulator's only view of the data: ``slots x entities`` arrays in the
+community's agent order, read by integer slot index in the step loop (no pandas there). It is
+built from a :class:`p2p_env.data.Dataset` (generated offline or imported) by
+:func:`p2p_env.sim.series.from_dataset`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+
+AWAY, AT_HOME, AT_OFFICE = 0, 1, 2
+"""PHV location codes of :attr:`SlotSeries.phv_location`."""
+
+
+@dataclass(frozen=True)
+class SlotSeries:
+    """Aligned per-slot arrays (energy in Wh per slot)."""
+
+    start: np.datetime64
+    """Local start time of slot 0 (naive, in the site's time zone)."""
+    slot_minutes: int
+    home_load_wh: FloatArray
+    """``slots x homes``."""
+    home_pv_wh: FloatArray
+    """``slots x homes`` (0 for homes without PV)."""
+    office_load_wh: FloatArray
+    """``slots`` (zeros when the community has no office)."""
+    office_pv_wh: FloatArray
+    phv_location: NDArray[np.int8]
+    """``slots x PHVs``: :data:`AWAY`, :data:`AT_HOME` or :data:`AT_OFFICE`."""
+    phv_drive_wh: FloatArray
+    """``slots x PHVs``: energy the trips starting in the slot need (at the battery)."""
+
+    def __post_init__(self) -> None:
+        n = self.home_load_wh.shape[0]
+        for name in (
+            "home_pv_wh",
+            "office_load_wh",
+            "office_pv_wh",
+            "phv_location",
+            "phv_drive_wh",
+        ):
+            if getattr(self, name).shape[0] != n:
+                raise ValueError(
+                    f"SlotSeries.{name} has {getattr(self, name).shape[0]} slots, expected {n}"
+                )
+        if self.home_pv_wh.shape != self.home_load_wh.shape:
+            raise ValueError("SlotSeries.home_pv_wh and home_load_wh must have the same shape")
+        if self.phv_drive_wh.shape != self.phv_location.shape:
+            raise ValueError("SlotSeries.phv_drive_wh and phv_location must have the same shape")
+
+    @property
+    def n_slots(self) -> int:
+        return int(self.home_load_wh.shape[0])
+
+    def slot_time(self, slot: int) -> np.datetime64:
+        """Local start time of ``slot``."""
+        return self.start + np.timedelta64(slot * self.slot_minutes, "m")
+
+    def slot_of(self, day: np.datetime64) -> int:
+        """Index of the first slot of a day (``numpy.datetime64`` date)."""
+        delta = day.astype("datetime64[m]") - self.start.astype("datetime64[m]")
+        return int(delta.astype(np.int64) // self.slot_minutes)
