@@ -356,6 +356,59 @@ class DataConfig(StrictModel):
     validation: Period = Period(start=dt.date(2020, 7, 1), end=dt.date(2020, 7, 31))
     test: Period = Period(start=dt.date(2020, 8, 1), end=dt.date(2020, 8, 31))
     slot_minutes: Literal[30] = 30
+    cache_dir: str | None = Field(
+        None,
+        description="where generated data sets are cached; None: $P2P_GYM_CACHE, else "
+        "$XDG_CACHE_HOME/p2p-gym, else ~/.cache/p2p-gym",
+    )
+    # Synthetic generator (p2p_env/data; sources in its docstrings and the README's Data section).
+    home_size_sigma: float = Field(
+        0.3, ge=0, le=2, description="lognormal sigma of each home's annual consumption factor"
+    )
+    home_shift_std_slots: float = Field(
+        1.0, ge=0, le=4, description="std of each home's daily-shape shift, slots"
+    )
+    home_daytime_share_max: float = Field(
+        0.5, ge=0, le=1, description="largest share of the at-home shape mixed into a workday"
+    )
+    home_day_sigma: float = Field(0.15, ge=0, le=2, description="day-to-day lognormal sigma")
+    home_slot_sigma: float = Field(0.4, ge=0, le=2, description="slot-to-slot lognormal sigma")
+    office_slot_sigma: float = Field(0.08, ge=0, le=2, description="office slot lognormal sigma")
+    pv_derate_std: float = Field(
+        0.03, ge=0, le=0.3, description="per-home PV output factor std (shading, soiling)"
+    )
+    clear_sky_index_monthly: tuple[float, ...] | None = Field(
+        None,
+        description="12 monthly mean daily clear-sky indices, Jan..Dec; None: central Japan",
+    )
+    cloud_persistence: float = Field(
+        0.4, ge=0, lt=1, description="lag-1 correlation of the daily clear-sky index"
+    )
+    cloud_intraday_sigma: float = Field(
+        0.3, ge=0, le=1, description="intra-day variability of the clear-sky index"
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _source_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
+            raise ValueError(
+                f"source {value!r} must be 'synthetic' or a data set name of letters, digits, "
+                "'_', '.' or '-' (as given to `p2p-gym data import FILE --as NAME`)"
+            )
+        return value
+
+    @field_validator("clear_sky_index_monthly")
+    @classmethod
+    def _twelve_indices(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if value is None:
+            return value
+        if len(value) != 12:
+            raise ValueError(f"needs 12 monthly values (Jan..Dec), got {len(value)}")
+        for month, k in enumerate(value, start=1):
+            if not 0.05 < k < 1.0:
+                raise ValueError(f"month {month}: clear-sky index {k} must lie in (0.05, 1.0)")
+        return value
 
     @model_validator(mode="after")
     def _periods_apart(self) -> Self:
