@@ -197,10 +197,10 @@ def reference_cda(
         o = orders[pos]
         if o.side == "sell":
             while remaining[pos]:
-                best = None
+                best: tuple[tuple[int, int], int, int] | None = None
                 for r in resting:
                     other = orders[r]
-                    limit = dict(other.prices).get(o.tag) if other.side == "buy" else None
+                    limit = dict(other.prices).get(str(o.tag)) if other.side == "buy" else None
                     if limit is None or not remaining[r] or limit < int(o.price or 0):
                         continue
                     key = (-int(limit), arrival[r])
@@ -216,7 +216,7 @@ def reference_cda(
         else:
             for tag, limit in tag_sequence(o, params):
                 while remaining[pos]:
-                    best = None
+                    best_ask: tuple[tuple[int, int], int] | None = None
                     for r in resting:
                         other = orders[r]
                         if other.side != "sell" or other.tag != tag or not remaining[r]:
@@ -224,11 +224,11 @@ def reference_cda(
                         if int(other.price or 0) > limit:
                             continue
                         key = (int(other.price or 0), arrival[r])
-                        if best is None or key < best[0]:
-                            best = (key, r)
-                    if best is None:
+                        if best_ask is None or key < best_ask[0]:
+                            best_ask = (key, r)
+                    if best_ask is None:
                         break
-                    r = best[1]
+                    r = best_ask[1]
                     q = min(remaining[pos], remaining[r])
                     trades.append((o.id, orders[r].id, tag, q, int(orders[r].price or 0)))
                     remaining[pos] -= q
@@ -370,7 +370,7 @@ def test_midpoint_properties(orders: list[Order], params: ClearingParams) -> Non
     check_books(orders, params, result)
     by_id = {o.id: o for o in orders}
     for t in result.trades:
-        bid = dict(by_id[t.buy].prices)[t.tag]
+        bid = int(dict(by_id[t.buy].prices)[t.tag])
         ask = int(by_id[t.sell].price or 0)
         assert t.price == half_even(Fraction(bid + ask, 2))
     # Same pairs and quantities as the call auction: only the prices differ.
