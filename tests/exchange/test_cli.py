@@ -17,7 +17,7 @@ from p2p_env.cli import app
 
 runner = CliRunner()
 
-ISSUE_EXAMPLE = {
+ISSUE_EXAMPLE: dict[str, Any] = {
     "price_bounds": [0, 5000],
     "orders": [
         {
