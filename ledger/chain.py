@@ -1,0 +1,369 @@
+"""The ledger: appends one block per slot and proves what it holds.
+
+Typical use by the environment, once per slot::
+
+    ledger = Ledger.in_memory()              # or Ledger.open("run.ledger", create=True)
+    ledger.append_block(
+        slot=17, params=clearing_params.to_dict(), start="2020-08-01T08:30:00+09:00",
+        orders=[o.to_dict() for o in orders], trades=[t.to_dict() for t in trades],
+        settlements=settlement_dicts, certificates=registry.end_slot(),
+    )
+    ledger.head_hash.hex()                    # the run's fingerprint
+
+Records are JSON-compatible mappings in integer units (:mod:`ledger.canonical`); the ledger does
+not import the exchange. See :mod:`ledger.records` and :mod:`ledger.block` for the byte format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from ledger.block import GENESIS_PREV_HASH, BlockHeader, block_hash, decode_header
+from ledger.canonical import canonical_json, sha256
+from ledger.certificates import CertificateBook
+from ledger.errors import CertificateError, LedgerError, RecordError
+from ledger.merkle import (
+    ConsistencyProof,
+    InclusionProof,
+    consistency_path,
+    inclusion_path,
+    merkle_root,
+)
+from ledger.records import Record, RecordKind, decode_record, encode_record
+from ledger.sqlite_store import SqliteStore
+from ledger.store import LedgerStore, MemoryStore, StoredBlock
+from ledger.verify import ReplayHook, VerifyReport, verify
+
+Body = Mapping[str, Any]
+
+
+class Ledger:
+    """A hash-chained ledger over a storage backend.
+
+    Args:
+        store: Where blocks go (:class:`~ledger.store.MemoryStore`,
+            :class:`~ledger.sqlite_store.SqliteStore`).
+        check_certificates: Check certificate events when a block is appended, so that a block
+            breaking the certificate rules is refused before it is written.
+    """
+
+    def __init__(self, store: LedgerStore, *, check_certificates: bool = True) -> None:
+        self.store = store
+        self._check_certificates = check_certificates
+        self._book: CertificateBook | None = None
+        self._history: list[bytes] = []  # leaf hashes of the headers: the history tree
+        self._last_slot = -1
+        n = len(store)
+        if n:
+            self._history = [sha256(b"\x00" + store.header(h)) for h in range(n)]
+            self._last_slot = decode_header(store.header(n - 1)).slot
+        elif check_certificates:
+            self._book = CertificateBook()
+
+    @classmethod
+    def in_memory(cls, *, keep_records: bool = True, check_certificates: bool = True) -> Self:
+        """A ledger in memory; ``keep_records=False`` keeps only headers and hashes."""
+        return cls(MemoryStore(keep_records), check_certificates=check_certificates)
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        create: bool = False,
+        read_only: bool = False,
+        durable: bool = True,
+    ) -> Self:
+        """Open (or create) a SQLite ledger file.
+
+        Raises:
+            LedgerFormatError: If the file is missing, foreign, truncated or of another version.
+        """
+        store = SqliteStore(path, create=create, read_only=read_only, durable=durable)
+        try:
+            return cls(store)
+        except BaseException:
+            store.close()
+            raise
+
+    def close(self) -> None:
+        """Close the backend (idempotent)."""
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """Number of blocks."""
+        return len(self.store)
+
+    @property
+    def height(self) -> int:
+        """Height of the last block; -1 when empty."""
+        return len(self.store) - 1
+
+    @property
+    def head_hash(self) -> bytes:
+        """Hash of the last block header (32 zero bytes when empty)."""
+        n = len(self.store)
+        return self.store.block_hash(n - 1) if n else GENESIS_PREV_HASH
+
+    def header(self, height: int) -> BlockHeader:
+        """The header of block ``height``."""
+        return decode_header(self.store.header(self._index(height)))
+
+    def block_hash(self, height: int) -> bytes:
+        """The hash of block ``height``."""
+        return self.store.block_hash(self._index(height))
+
+    def records(self, height: int, kind: RecordKind | None = None) -> list[Record]:
+        """The records of block ``height`` (of one ``kind`` if given), decoded.
+
+        Raises:
+            LedgerError: If the store keeps only hashes.
+        """
+        raw = self._raw_records(height)
+        return [decode_record(data) for data in raw if kind is None or data[0] == kind]
+
+    def bodies(self, height: int, kind: RecordKind) -> list[dict[str, Any]]:
+        """The bodies of block ``height``'s records of ``kind``, in order."""
+        return [r.body for r in self.records(height, kind)]
+
+    def blocks(self, first: int = 0, last: int | None = None) -> Iterator[BlockHeader]:
+        """Headers from ``first`` to ``last`` (inclusive; default the last block)."""
+        end = self.height if last is None else min(last, self.height)
+        for h in range(max(first, 0), end + 1):
+            yield self.header(h)
+
+    def find(self, kind: RecordKind, record_id: str) -> Record | None:
+        """The latest record of ``kind`` whose body has ``id == record_id`` (a linear scan)."""
+        for h in range(self.height, -1, -1):
+            for record in self.records(h, kind):
+                if record.body.get("id") == record_id:
+                    return record
+        return None
+
+    def params(self, height: int) -> dict[str, Any]:
+        """The clearing parameters of block ``height``."""
+        import json
+
+        header = self.header(height)
+        data = self.store.params(header.params_hash)
+        if data is None:
+            raise LedgerError(f"block {height}: clearing parameters are not stored")
+        value: dict[str, Any] = json.loads(data)
+        return value
+
+    def _raw_records(self, height: int) -> list[bytes]:
+        raw = self.store.records(self._index(height))
+        if raw is None:
+            raise LedgerError("this ledger keeps only headers and hashes, not records")
+        return raw
+
+    def _index(self, height: int) -> int:
+        if type(height) is not int or not 0 <= height < len(self.store):
+            raise IndexError(f"block {height!r} does not exist: heights are 0..{self.height}")
+        return height
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def append_block(
+        self,
+        slot: int,
+        params: Mapping[str, Any],
+        *,
+        orders: Sequence[Body] = (),
+        trades: Sequence[Body] = (),
+        settlements: Sequence[Body] = (),
+        certificates: Sequence[Body] = (),
+        start: str | None = None,
+    ) -> BlockHeader:
+        """Append the block of one delivery slot.
+
+        Args:
+            slot: Integer index of the delivery slot; larger than the previous block's.
+            params: The clearing parameters of the slot (hashed into the header, stored once).
+            orders: Order dicts, in submission order (``id``, ``agent``, ``side``, ...).
+            trades: Trade dicts (``id``, ...), in the exchange's order.
+            settlements: Settlement dicts (``agent``, ...).
+            certificates: Certificate events (:class:`~ledger.certificates.CertificateRegistry`).
+            start: ISO 8601 start of the slot, optional.
+
+        Returns:
+            The new block's header.
+
+        Raises:
+            RecordError: A record or the parameters are not canonical or lack a field; or the
+                slot does not increase. Nothing is written.
+            CertificateError: The certificate events break a rule. Nothing is written.
+        """
+        if type(slot) is not int or slot < 0:
+            raise RecordError(f"slot must be a non-negative integer, got {slot!r}")
+        if slot <= self._last_slot:
+            raise RecordError(f"slot {slot} is not after the last block's slot {self._last_slot}")
+        if start is not None:
+            try:
+                datetime.fromisoformat(start)
+            except (TypeError, ValueError):
+                raise RecordError(f"start must be an ISO 8601 timestamp, got {start!r}") from None
+        height = len(self.store)
+        groups = (
+            (RecordKind.ORDER, orders),
+            (RecordKind.TRADE, trades),
+            (RecordKind.SETTLEMENT, settlements),
+            (RecordKind.CERTIFICATE, certificates),
+        )
+        data: list[bytes] = []
+        for kind, bodies in groups:
+            for body in bodies:
+                data.append(encode_record(kind, height, len(data), body))
+        params_bytes = canonical_json(params, "params")
+        if self._check_certificates:
+            self._check_block_certificates(slot, certificates)
+        sha = sha256
+        leaves = [sha(b"\x00" + d) for d in data]
+        header = BlockHeader(
+            height=height,
+            slot=slot,
+            prev_hash=self.head_hash,
+            merkle_root=merkle_root(leaves),
+            counts={kind.label: len(bodies) for kind, bodies in groups},
+            params_hash=sha(params_bytes),
+            start=start,
+        )
+        header_bytes = header.encode()
+        self.store.append(
+            StoredBlock(
+                height=height,
+                header=header_bytes,
+                hash=block_hash(header_bytes),
+                leaves=b"".join(leaves),
+                records=data,
+                params_hash=header.params_hash,
+                params=params_bytes,
+            )
+        )
+        self._history.append(sha(b"\x00" + header_bytes))
+        self._last_slot = slot
+        return header
+
+    def _check_block_certificates(self, slot: int, events: Sequence[Body]) -> None:
+        book = self._book
+        if book is None:
+            if not self.store.keeps_records:
+                return  # a hash-only ledger that refused a block cannot rebuild its book
+            book = self._book = self._replayed_book()
+        try:
+            book.begin_block(slot)
+            for i, event in enumerate(events):
+                book.apply(event, f"slot {slot} certificate event {i}")
+            book.end_block()
+        except CertificateError:
+            self._book = None  # its state is half-applied: rebuild from the store next time
+            raise
+
+    def _replayed_book(self) -> CertificateBook:
+        book = CertificateBook()
+        for h in range(len(self.store)):
+            header = self.header(h)
+            book.begin_block(header.slot)
+            for i, body in enumerate(self.bodies(h, RecordKind.CERTIFICATE)):
+                book.apply(body, f"block {h} certificate event {i}")
+            book.end_block()
+        return book
+
+    # -- proofs -------------------------------------------------------------------------------
+
+    def leaf_hashes(self, height: int) -> list[bytes]:
+        """The stored leaf hashes of block ``height``'s records."""
+        blob = self.store.leaves(self._index(height))
+        return [blob[i : i + 32] for i in range(0, len(blob), 32)]
+
+    def inclusion_proof(self, height: int, index: int) -> InclusionProof:
+        """Proof that record ``index`` is in block ``height`` (against its ``merkle_root``)."""
+        leaves = self.leaf_hashes(height)
+        if not 0 <= index < len(leaves):
+            raise IndexError(f"block {height} has records 0..{len(leaves) - 1}, not {index}")
+        return InclusionProof(
+            height=height,
+            index=index,
+            tree_size=len(leaves),
+            leaf_hash=leaves[index],
+            path=tuple(inclusion_path(leaves, index)),
+            root=self.header(height).merkle_root,
+        )
+
+    def record_proof(self, record: Record) -> InclusionProof:
+        """Proof for a record read from this ledger (its envelope says where it is)."""
+        return self.inclusion_proof(record.height, record.index)
+
+    def history_root(self, height: int | None = None) -> bytes:
+        """Merkle tree hash over the headers of blocks ``0..height`` (default: all)."""
+        size = len(self._history) if height is None else self._index(height) + 1
+        return merkle_root(self._history[:size])
+
+    def header_proof(self, height: int, at_height: int | None = None) -> InclusionProof:
+        """Proof that block ``height``'s header is in the history tree of ``0..at_height``."""
+        size = len(self._history) if at_height is None else self._index(at_height) + 1
+        self._index(height)
+        if height >= size:
+            raise IndexError(f"block {height} is after block {size - 1}")
+        tree = self._history[:size]
+        return InclusionProof(
+            height,
+            height,
+            size,
+            tree[height],
+            tuple(inclusion_path(tree, height)),
+            merkle_root(tree),
+        )
+
+    def consistency_proof(self, old_height: int, new_height: int | None = None) -> ConsistencyProof:
+        """Proof that the chain up to ``old_height`` is a prefix of the chain up to ``new_height``.
+
+        The proof is over history trees (:meth:`history_root`) of ``old_height + 1`` and
+        ``new_height + 1`` headers (RFC 9162 consistency proof).
+        """
+        new_size = len(self._history) if new_height is None else self._index(new_height) + 1
+        old_size = self._index(old_height) + 1
+        if old_size > new_size:
+            raise ValueError(f"old height {old_height} is after new height {new_size - 1}")
+        tree = self._history[:new_size]
+        return ConsistencyProof(
+            old_size,
+            new_size,
+            merkle_root(tree[:old_size]),
+            merkle_root(tree),
+            tuple(consistency_path(tree, old_size)),
+        )
+
+    # -- verification ---------------------------------------------------------------------------
+
+    def verify(
+        self,
+        *,
+        replay: ReplayHook | None = None,
+        check_certificates: bool = True,
+        expected_head: bytes | None = None,
+    ) -> VerifyReport:
+        """Recompute everything and report the first problem (see :func:`ledger.verify.verify`)."""
+        return verify(
+            self.store,
+            replay=replay,
+            check_certificates=check_certificates,
+            expected_head=expected_head,
+        )
