@@ -72,13 +72,14 @@ _TS_RE = (
 class DataImportError(ValueError):
     """An imported file breaks the schema; ``problems`` lists each finding (row and column)."""
 
-    def __init__(self, path: str, problems: list[str]) -> None:
+    def __init__(self, path: str, problems: list[str], more: list[str] | None = None) -> None:
         self.problems = problems
         shown = problems[:MAX_REPORTED]
-        more = len(problems) - len(shown)
-        lines = [f"{path}: {len(problems)} problem(s):", *(f"  {p}" for p in shown)]
-        if more:
-            lines.append(f"  ... and {more} more")
+        hidden = len(problems) - len(shown)
+        lines = [f"{path} breaks the data schema:", *(f"  {p}" for p in shown)]
+        if hidden:
+            lines.append(f"  ... and {hidden} more problems")
+        lines.extend(f"  {m}" for m in more or ())
         super().__init__("\n".join(lines))
 
 
@@ -119,6 +120,8 @@ def _read(path: Path) -> tuple[pd.DataFrame, bool]:
 class _Problems:
     def __init__(self, csv: bool) -> None:
         self.items: list[str] = []
+        self.more: list[str] = []
+        """Counts of further rows with a problem already shown."""
         self.csv = csv
 
     def where(self, row: int, column: str) -> str:
@@ -132,7 +135,7 @@ class _Problems:
             text = message(int(row)) if callable(message) else message
             self.items.append(f"{self.where(int(row), column)}: {text}")
         if len(rows) > MAX_REPORTED:
-            self.items.append(
+            self.more.append(
                 f"column '{column}': {len(rows) - MAX_REPORTED} more rows with the same problem"
             )
 
@@ -231,7 +234,7 @@ def validate_file(
         bad_code, "value", lambda r: f"location code {value[r]} is not 0 (away), 1 (home) or 2"
     )
     if problems.items or not offsets_ok:
-        raise DataImportError(name, problems.items)
+        raise DataImportError(name, problems.items, problems.more)
 
     slot_s = slot_minutes * 60
     power = np.array(
@@ -249,10 +252,10 @@ def validate_file(
     )
     start = _coverage(rows, slot_s, timezone, problems)
     if problems.items:
-        raise DataImportError(name, problems.items)
+        raise DataImportError(name, problems.items, problems.more)
     _phv_consistency(rows, problems)
     if problems.items:
-        raise DataImportError(name, problems.items)
+        raise DataImportError(name, problems.items, problems.more)
     return rows, start
 
 
