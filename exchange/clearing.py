@@ -9,7 +9,7 @@ makes every slot replayable from its recorded orders and parameters.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -25,12 +25,12 @@ from exchange.validation import Rejection, validate
 _INT64_SAFE_TOTAL = 2**62
 
 
-def clear(orders: Sequence[Order], params: ClearingParams) -> ClearingResult:
+def clear(orders: Iterable[Order], params: ClearingParams) -> ClearingResult:
     """Validate ``orders`` and clear the admitted ones with ``params.mechanism``.
 
     Args:
         orders: One slot's orders in submission order (the order matters only through the
-            seeded arrival order; see :mod:`exchange.book`).
+            seeded arrival order; see :mod:`exchange.book`). Any iterable; it is read once.
         params: Mechanism, price bounds, tags, tag-order rule, seed and known agents.
 
     Returns:
@@ -41,12 +41,14 @@ def clear(orders: Sequence[Order], params: ClearingParams) -> ClearingResult:
         ValueError: If the admitted quantities together exceed 2**62 Wh (an int64 safety
             bound far above any real order set).
     """
-    admitted, rejected = validate(orders, params)
-    book = build_book(orders, admitted, params)
+    # An iterator would be consumed by validation's first pass: read it once, whole.
+    submitted: Sequence[Order] = orders if isinstance(orders, list | tuple) else list(orders)
+    admitted, rejected = validate(submitted, params)
+    book = build_book(submitted, admitted, params)
     if book.n_orders and sum(book.quantity.tolist()) > _INT64_SAFE_TOTAL:
         raise ValueError("the admitted orders together exceed 2**62 Wh; split the order set")
     matches = get_mechanism(params.mechanism).match(book) if book.n_orders else Matches.empty()
-    return _result(orders, book, matches, rejected, params)
+    return _result(submitted, book, matches, rejected, params)
 
 
 def _result(

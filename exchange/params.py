@@ -74,6 +74,8 @@ class ClearingParams:
         # Imported here: the registry imports the mechanisms, which import this module.
         from exchange.mechanisms.registry import available_mechanisms
 
+        if isinstance(self.tags, list):  # a convenience for callers; stored as a tuple
+            object.__setattr__(self, "tags", tuple(self.tags))
         known = available_mechanisms()
         if self.mechanism not in known:
             raise ValueError(f"mechanism {self.mechanism!r} is not one of {', '.join(known)}")

@@ -4,7 +4,8 @@ Checks run in a fixed order and the first failing one is the order's single reas
 
 1. ``invalid_id`` (not a non-empty string), ``duplicate_id`` (every order sharing an id is
    rejected: which one was meant is ambiguous), ``invalid_side``;
-2. ``unknown_agent`` (only when :attr:`ClearingParams.agents` is set);
+2. ``invalid_agent`` (not a non-empty string), ``unknown_agent`` (only when
+   :attr:`ClearingParams.agents` is set);
 3. ``non_integer_quantity`` (a float, even ``800.0``), ``non_positive_quantity``,
    ``quantity_too_large`` (over :data:`~exchange.units.MAX_QUANTITY_WH`);
 4. sells: ``inconsistent_fields`` (a sell with ``prices``), ``sell_without_tag``,
@@ -35,6 +36,7 @@ class RejectReason(StrEnum):
     INVALID_ID = "invalid_id"
     DUPLICATE_ID = "duplicate_id"
     INVALID_SIDE = "invalid_side"
+    INVALID_AGENT = "invalid_agent"
     UNKNOWN_AGENT = "unknown_agent"
     NON_INTEGER_QUANTITY = "non_integer_quantity"
     NON_POSITIVE_QUANTITY = "non_positive_quantity"
@@ -125,6 +127,8 @@ def _check(
         return RejectReason.DUPLICATE_ID, f"id {order.id!r} is used by more than one order"
     if order.side not in ("buy", "sell"):
         return RejectReason.INVALID_SIDE, f"side must be 'buy' or 'sell', got {order.side!r}"
+    if not isinstance(order.agent, str) or not order.agent:
+        return RejectReason.INVALID_AGENT, f"agent must be a non-empty string, got {order.agent!r}"
     if allowed is not None and order.agent not in allowed:
         return RejectReason.UNKNOWN_AGENT, f"agent {order.agent!r} is not a known agent"
     quantity = order.quantity_wh

@@ -111,6 +111,7 @@ def test_params_round_trip_with_agents() -> None:
     assert params.agents == (("home_01", ("battery", "pv")), ("office", ("pv",)))
     assert ClearingParams.from_dict(params.to_dict()) == params
     assert params.replace(seed=3).seed == 3
+    assert ClearingParams(tags=["pv"]).tags == ("pv",)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

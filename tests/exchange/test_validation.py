@@ -22,6 +22,8 @@ def reasons(orders: list[Order], params: ClearingParams = PARAMS) -> list[tuple[
     [
         (Order("", "a", "sell", 1, "pv", 1), "invalid_id"),
         (Order("x", "a", "hold", 1, "pv", 1), "invalid_side"),  # type: ignore[arg-type]
+        (Order.sell("x", "", 1, "pv", 1), "invalid_agent"),
+        (Order.sell("x", 7, 1, "pv", 1), "invalid_agent"),  # type: ignore[arg-type]
         (Order.sell("x", "a", 0, "pv", 1), "non_positive_quantity"),
         (Order.sell("x", "a", -5, "pv", 1), "non_positive_quantity"),
         (Order.sell("x", "a", 1.5, "pv", 1), "non_integer_quantity"),
@@ -118,6 +120,8 @@ def test_nothing_is_dropped() -> None:
     accounted |= {t.buy for t in result.trades} | {t.sell for t in result.trades}
     assert accounted == {o.id for o in orders}
     assert len(result.rejected) == 2 * len(bad)
+    # An iterator is read once, whole, not half-consumed by the duplicate-id pass.
+    assert clear(iter(orders), PARAMS) == result
 
 
 def test_reason_codes_are_stable() -> None:
@@ -126,6 +130,7 @@ def test_reason_codes_are_stable() -> None:
         "invalid_id",
         "duplicate_id",
         "invalid_side",
+        "invalid_agent",
         "unknown_agent",
         "non_integer_quantity",
         "non_positive_quantity",
