@@ -149,11 +149,14 @@ class Ledger:
         for h in range(max(first, 0), end + 1):
             yield self.header(h)
 
-    def find(self, kind: RecordKind, record_id: str) -> Record | None:
-        """The latest record of ``kind`` whose body has ``id == record_id`` (a linear scan)."""
+    def find(self, kind: RecordKind, **fields: Any) -> Record | None:
+        """The latest record of ``kind`` whose body has all of ``fields`` (a linear scan).
+
+        Example: ``ledger.find(RecordKind.ORDER, id="o12")``.
+        """
         for h in range(self.height, -1, -1):
-            for record in self.records(h, kind):
-                if record.body.get("id") == record_id:
+            for record in reversed(self.records(h, kind)):
+                if all(record.body.get(k) == v for k, v in fields.items()):
                     return record
         return None
 
@@ -198,7 +201,7 @@ class Ledger:
             slot: Integer index of the delivery slot; larger than the previous block's.
             params: The clearing parameters of the slot (hashed into the header, stored once).
             orders: Order dicts, in submission order (``id``, ``agent``, ``side``, ...).
-            trades: Trade dicts (``id``, ...), in the exchange's order.
+            trades: Trade dicts, in the exchange's order (what a replay must reproduce).
             settlements: Settlement dicts (``agent``, ...).
             certificates: Certificate events (:class:`~ledger.certificates.CertificateRegistry`).
             start: ISO 8601 start of the slot, optional.

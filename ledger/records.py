@@ -20,8 +20,10 @@ in the order the caller gave them (the order of orders matters to a replay).
 The Merkle leaf of a record is ``SHA-256(0x00 || bytes)`` (RFC 9162 section 2.1.1).
 
 Required body fields, checked when a record is written (others are free, as long as canonical):
-``order``: ``id``, ``agent`` (strings), ``side`` (``buy``/``sell``); ``trade``: ``id``;
-``settlement``: ``agent``; ``certificate``: the event schema of :mod:`ledger.certificates`.
+``order``: ``id``, ``agent`` (strings), ``side`` (``buy``/``sell``); ``trade``: none (the
+exchange's trade dicts: ``buy``, ``sell``, ``buyer``, ``seller``, ``tag``, ``quantity_wh``,
+``price``, ``amount``); ``settlement``: ``agent``; ``certificate``: the event schema of
+:mod:`ledger.certificates`.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class RecordKind(IntEnum):
 KIND_LABELS: Final = tuple(kind.label for kind in RecordKind)
 _REQUIRED: Final[dict[RecordKind, tuple[str, ...]]] = {
     RecordKind.ORDER: ("id", "agent", "side"),
-    RecordKind.TRADE: ("id",),
+    RecordKind.TRADE: (),
     RecordKind.SETTLEMENT: ("agent",),
     RecordKind.CERTIFICATE: ("event",),
 }

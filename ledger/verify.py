@@ -297,8 +297,10 @@ def _check_records(header: BlockHeader, records: list[bytes], leaves: bytes) -> 
     root = merkle_root(computed)
     if root != header.merkle_root:
         raise _Stop(Failure("merkle_root", _root_message(root, header), height))
-    counts = np.bincount(kinds, minlength=len(RecordKind) + 1) if kinds is not None else []
-    found = {kind.label: int(counts[kind]) for kind in RecordKind} if len(counts) else {}
+    found: dict[str, int] = {}
+    if kinds is not None:
+        counts = np.bincount(kinds, minlength=len(RecordKind) + 1)
+        found = {kind.label: int(counts[kind]) for kind in RecordKind}
     if found != header.counts:
         raise _Stop(
             Failure("counts", f"records per kind {found}, header says {header.counts}", height)
