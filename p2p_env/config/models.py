@@ -431,7 +431,10 @@ class EnvConfig(StrictModel):
     """Episode and reward settings of the environment."""
 
     episode_days: int = Field(1, ge=1, le=366)
-    forecast_horizon_slots: int = Field(8, ge=0, le=96)
+    forecast_horizon_slots: int = Field(8, ge=1, le=96)
+    forecast_error_std: float = Field(
+        0.1, ge=0, le=2, description="relative forecast error one slot ahead; grows with sqrt(lead)"
+    )
     reward_scale: float = Field(0.01, gt=0, description="reward = -cost_jpy * reward_scale")
     phv_unmet_departure_penalty_jpy_per_kwh: float = Field(0.0, ge=0)
     green_preference_jpy_per_kwh: float = Field(0.0, ge=0)

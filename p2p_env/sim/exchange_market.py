@@ -41,12 +41,17 @@ def clearing_params(config: GymConfig, community: Community) -> ClearingParams:
     )
 
 
+def trade_records(result: ClearingResult) -> list[dict[str, Any]]:
+    """The ledger's trade records: each trade's dict with ``id`` = its position (``t0``...)."""
+    return [{"id": f"t{k}", **t.to_dict()} for k, t in enumerate(result.trades)]
+
+
 def replay(params: dict[str, Any], orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The ledger's replay hook: clear recorded orders with recorded parameters again."""
     result = clear(
         [Order.from_dict(o, i) for i, o in enumerate(orders)], ClearingParams.from_dict(params)
     )
-    return [t.to_dict() for t in result.trades]
+    return trade_records(result)
 
 
 class ExchangeMarket:
@@ -66,7 +71,8 @@ class ExchangeMarket:
 
     def params_for(self, slot: int) -> ClearingParams:
         """The slot's parameters: the run's, with a seed drawn from (episode seed, slot)."""
-        seed = (self.seed * _SEED_STRIDE + slot + 1) % 2**64
+        # Below 2**63: the ledger stores signed 64-bit integers.
+        seed = (self.seed * _SEED_STRIDE + slot + 1) % 2**63
         return self.base.replace(seed=seed)
 
     def orders(self, slot: int, decoded: DecodedActions) -> list[Order]:
@@ -135,7 +141,7 @@ class ExchangeMarket:
             records={
                 "params": params.to_dict(),
                 "orders": [o.to_dict() for o in orders],
-                "trades": [t.to_dict() for t in result.trades],
+                "trades": trade_records(result),
                 "rejected": [r.to_dict() for r in result.rejected],
             },
             trades=tuple(trades),

@@ -65,6 +65,8 @@ class SlotFlows:
     """Energy delivered by the agent's storage (battery or PHV V2B)."""
     storage_charge_wh: IntArray
     """Energy drawn by the agent's storage."""
+    storage_drawn_wh: IntArray
+    """Energy that left the agent's storage otherwise: conversion losses and PHV driving."""
     consumption_wh: IntArray
     """Load (homes, office) or charging energy (PHVs), excluding storage charging."""
     metered_wh: IntArray
@@ -73,6 +75,10 @@ class SlotFlows:
 
 class Recorder(Protocol):
     """Writes one block per slot (the ledger) and returns its hash."""
+
+    def reset(self) -> None:
+        """Start a new episode (a new chain: slots restart)."""
+        ...
 
     def record(self, flows: SlotFlows, outcome: MarketOutcome, settlement: Any) -> str:
         """Append the slot's block; return its hash (hex)."""

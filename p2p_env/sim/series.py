@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from p2p_env.data import Dataset
+
 FloatArray = NDArray[np.float64]
 
 AWAY, AT_HOME, AT_OFFICE = 0, 1, 2
@@ -68,3 +70,18 @@ class SlotSeries:
         """Index of the first slot of a day (``numpy.datetime64`` date)."""
         delta = day.astype("datetime64[m]") - self.start.astype("datetime64[m]")
         return int(delta.astype(np.int64) // self.slot_minutes)
+
+
+def from_dataset(dataset: Dataset) -> SlotSeries:
+    """The simulator's view of a :class:`~p2p_env.data.Dataset` (kWh per slot -> Wh)."""
+    local = dataset.local_start().replace(tzinfo=None)
+    return SlotSeries(
+        start=np.datetime64(local, "m"),
+        slot_minutes=dataset.slot_minutes,
+        home_load_wh=dataset.home_load_kwh.astype(np.float64) * 1000.0,
+        home_pv_wh=dataset.home_pv_kwh.astype(np.float64) * 1000.0,
+        office_load_wh=dataset.office_load_kwh.astype(np.float64) * 1000.0,
+        office_pv_wh=dataset.office_pv_kwh.astype(np.float64) * 1000.0,
+        phv_location=dataset.phv_location.astype(np.int8),
+        phv_drive_wh=dataset.phv_trip_kwh.astype(np.float64) * 1000.0,
+    )

@@ -11,7 +11,7 @@ Per :meth:`CommunitySimulator.step` (the design's "one slot, end to end"):
 6. rewards: minus each agent's net cost in JPY times ``env.reward_scale``, plus the configured
    extras; the cost breakdown goes to :class:`SlotResult`.
 
-No RL library is imported here; :mod:`p2p_env.env` wraps this in PettingZoo and Gymnasium.
+No RL library is imported here; :mod:`p2p_env.envs` wraps this in PettingZoo and Gymnasium.
 """
 
 from __future__ import annotations
@@ -128,6 +128,8 @@ class CommunitySimulator:
         c = self.community
         self.slot = slot
         self.market.reset(seed)
+        if self.recorder is not None:
+            self.recorder.reset()
         self.battery_soc_wh = c.batteries.capacity_wh * c.battery_initial_soc
         phv_soc = np.full(c.n_phv, 0.5) if phv_initial_soc is None else phv_initial_soc
         self.phv_soc_wh = c.phvs.capacity_wh * np.clip(phv_soc, c.phvs.soc_min, c.phvs.soc_max)
@@ -164,6 +166,7 @@ class CommunitySimulator:
         charge = np.zeros(n)
         discharge = np.zeros(n)
         curtailed = np.zeros(n)
+        drawn_internally = np.zeros(n)
         consumption[self.homes] = s.home_load_wh[t]
         generation[self.homes] = s.home_pv_wh[t]
         if self.office.size:
@@ -180,6 +183,7 @@ class CommunitySimulator:
             charge[owners] = step.charged_wh
             discharge[owners] = step.discharged_wh
             curtailed[owners] = step.curtailed_wh
+            drawn_internally[owners] = step.losses_wh
         shortfall = np.zeros(n)
         if c.n_phv:
             plugged = self.plugged(t)
@@ -194,6 +198,7 @@ class CommunitySimulator:
             drawn = np.minimum(need, usable)
             self.phv_soc_wh -= drawn
             shortfall[self.phvs] = need - drawn
+            drawn_internally[self.phvs] = step.losses_wh + drawn
         metered = np.rint(consumption - generation + charge - discharge).astype(np.int64)
 
         settlement = settle(
@@ -220,6 +225,7 @@ class CommunitySimulator:
             generation_wh=np.rint(generation).astype(np.int64),
             storage_discharge_wh=np.rint(discharge).astype(np.int64),
             storage_charge_wh=np.rint(charge).astype(np.int64),
+            storage_drawn_wh=np.rint(drawn_internally).astype(np.int64),
             consumption_wh=np.rint(consumption).astype(np.int64),
             metered_wh=metered,
         )

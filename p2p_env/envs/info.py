@@ -1,0 +1,65 @@
+"""The per-agent ``infos`` of a step: the slot's cost breakdown and what went wrong.
+
+Every agent gets a fresh dict with, in JPY and kWh (floats for people; the ledger holds the exact
+integers): ``p2p_bought_kwh``, ``p2p_sold_kwh``, ``p2p_paid_jpy``, ``p2p_received_jpy``,
+``grid_bought_kwh``, ``grid_sold_kwh``, ``grid_cost_jpy``, ``grid_revenue_jpy``,
+``demand_charge_jpy``, ``gasoline_jpy``, ``gasoline_l``, ``net_cost_jpy`` (the reward's cost),
+``imbalance_kwh`` (metered minus contracted; settled with the grid), ``storage_curtailed_kwh``
+(set-point the limits did not allow), ``phv_shortfall_kwh`` (trip energy driven on gasoline),
+``soc`` (``None`` without storage), the action checks ``nonfinite_actions``, ``clipped_actions``,
+``unsellable`` (a sell asked with nothing to sell), ``missing_action`` (no action given: idle),
+and ``slot_start`` and ``block_hash`` (the slot's ledger block).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from p2p_env.sim.simulator import SlotResult
+
+if TYPE_CHECKING:
+    from p2p_env.envs.parallel import P2PCommunityEnv
+
+
+def agent_infos(
+    env: P2PCommunityEnv, result: SlotResult, missing: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """One fresh info dict per agent (see the module docstring)."""
+    s = result.settlement
+    columns = {
+        "p2p_bought_kwh": s.p2p_bought_wh / 1000,
+        "p2p_sold_kwh": s.p2p_sold_wh / 1000,
+        "p2p_paid_jpy": s.p2p_paid_sen / 100,
+        "p2p_received_jpy": s.p2p_received_sen / 100,
+        "grid_bought_kwh": s.grid_bought_wh / 1000,
+        "grid_sold_kwh": s.grid_sold_wh / 1000,
+        "grid_cost_jpy": s.grid_cost_sen / 100,
+        "grid_revenue_jpy": s.grid_revenue_sen / 100,
+        "demand_charge_jpy": s.demand_charge_sen / 100,
+        "gasoline_jpy": result.gasoline_sen / 100,
+        "gasoline_l": result.gasoline_l,
+        "net_cost_jpy": result.cost_jpy,
+        "imbalance_kwh": (s.grid_bought_wh - s.grid_sold_wh) / 1000,
+        "storage_curtailed_kwh": result.storage_curtailed_wh / 1000,
+        "phv_shortfall_kwh": result.phv_shortfall_wh / 1000,
+        "nonfinite_actions": result.decoded.nonfinite,
+        "clipped_actions": result.decoded.clipped,
+        "unsellable": result.decoded.unsellable,
+    }
+    lists = {name: np.asarray(values).tolist() for name, values in columns.items()}
+    # None, not NaN, for agents without storage: NaN != NaN would break equality of infos.
+    lists["soc"] = [None if np.isnan(x) else x for x in result.soc.tolist()]
+    slot_start = str(env.sim.series.slot_time(result.slot))
+    missing_set = set(missing)
+    return {
+        agent: {
+            **{name: values[i] for name, values in lists.items()},
+            "missing_action": agent in missing_set,
+            "slot_start": slot_start,
+            "block_hash": result.block_hash,
+        }
+        for i, agent in enumerate(env.possible_agents)
+    }

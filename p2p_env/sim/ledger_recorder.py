@@ -1,0 +1,168 @@
+"""The simulator's :class:`~p2p_env.sim.market.Recorder` on the hash-chained ledger (``ledger/``).
+
+Each slot becomes one block: the clearing parameters, the orders, the trades, one settlement
+record per agent and the slot's certificate events. Certificates follow the energy, in this order:
+
+1. **issue**: metered PV generation issues ``pv`` certificates to the producer;
+2. **discharge**: storage discharge issues storage-discharge certificates (tag ``battery`` for
+   home batteries, ``phv`` for vehicles) that keep the origin of the energy stored;
+3. **transfer**: each trade moves the seller's certificates of the trade's tag to the buyer, then,
+   if the seller holds too few, its storage-discharge certificates (a prosumer selling from its
+   battery); whatever is still missing is uncertified energy;
+4. **charge**: storage charging stores the holder's certificates in the device (origin kept);
+   conversion losses and energy driven away by a PHV leave the device (``lose``);
+5. **consume**: metered consumption cancels the holder's certificates;
+6. **export / expire**: what is left is exported up to the holder's metered export, the rest
+   expires.
+
+So ``issued = cancelled + exported + expired`` holds per slot and tag, and the ledger's origin
+queries can say which producer's solar a home, or a PHV's trips, ran on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ledger import CertificateRegistry, Ledger
+from p2p_env.config import GymConfig
+from p2p_env.sim.community import AgentKind, Community
+from p2p_env.sim.market import MarketOutcome, SlotFlows
+from p2p_env.sim.settlement import Settlement
+
+
+class LedgerRecorder:
+    """Writes one ledger block per slot (see the module docstring).
+
+    Every episode gets a ledger of its own (its slots restart): in memory, or a new SQLite file
+    at ``path`` for the first episode and ``<stem>.ep<k><suffix>`` for episode ``k > 0``.
+
+    Args:
+        community: The community (agent ids and kinds).
+        path: SQLite file of the first episode; ``None`` keeps ledgers in memory.
+        keep_records: In memory, keep every record (``False``: headers and hashes only).
+    """
+
+    def __init__(
+        self, community: Community, path: Path | None = None, *, keep_records: bool = True
+    ) -> None:
+        self.community = community
+        self.path = path
+        self.keep_records = keep_records
+        self.episode = -1
+        self.ledger: Ledger | None = None
+        self.ledger_path: Path | None = None
+        self.registry = CertificateRegistry()
+        agents = community.agents
+        self.devices = {
+            i: f"{agents[i]}/battery"
+            for i in np.flatnonzero(community.kind != AgentKind.OFFICE).tolist()
+        }
+        self.discharge_tag = {
+            i: ("phv" if community.kind[i] == AgentKind.PHV else "battery") for i in self.devices
+        }
+        if path is not None and path.exists():
+            raise FileExistsError(f"ledger file {path} exists: choose a new path")
+
+    @classmethod
+    def open(cls, config: GymConfig, path: Path | None) -> LedgerRecorder:
+        """A recorder for ``config``'s community (SQLite at ``path``, else in memory)."""
+        return cls(Community.from_config(config), path)
+
+    @property
+    def head_hash(self) -> str:
+        """Hex hash of the current episode's last block ("" before any block)."""
+        return self.ledger.head_hash.hex() if self.ledger is not None and len(self.ledger) else ""
+
+    def reset(self) -> None:
+        """Start the next episode's ledger; the previous one is closed (files stay on disk)."""
+        if self.ledger is not None and self.path is not None:
+            self.ledger.close()
+        self.episode += 1
+        self.registry = CertificateRegistry()
+        if self.path is None:
+            self.ledger = Ledger.in_memory(keep_records=self.keep_records, check_certificates=False)
+            return
+        path = self.path
+        if self.episode:
+            path = path.with_name(f"{path.stem}.ep{self.episode}{path.suffix}")
+        if path.exists():
+            raise FileExistsError(f"ledger file {path} exists: choose a new path")
+        self.ledger_path = path
+        self.ledger = Ledger.open(path, create=True)
+
+    def record(self, flows: SlotFlows, outcome: MarketOutcome, settlement: Settlement) -> str:
+        """Append the slot's block and return its hash (hex)."""
+        if self.ledger is None:
+            self.reset()
+        assert self.ledger is not None
+        events = self._certificates(flows, outcome)
+        records = outcome.records
+        self.ledger.append_block(
+            flows.slot,
+            records["params"],
+            orders=records["orders"],
+            trades=records["trades"],
+            settlements=self._settlements(flows, settlement),
+            certificates=events,
+        )
+        return self.ledger.head_hash.hex()
+
+    def close(self) -> None:
+        """Close the current ledger (idempotent)."""
+        if self.ledger is not None:
+            self.ledger.close()
+
+    # ----------------------------------------------------------------------------------------
+
+    def _certificates(self, flows: SlotFlows, outcome: MarketOutcome) -> list[dict[str, Any]]:
+        reg, agents = self.registry, self.community.agents
+        reg.begin_slot(flows.slot)
+        for i in np.flatnonzero(flows.generation_wh).tolist():
+            reg.issue(agents[i], "pv", int(flows.generation_wh[i]))
+        for i in np.flatnonzero(flows.storage_discharge_wh).tolist():
+            reg.discharge(
+                self.devices[i],
+                agents[i],
+                int(flows.storage_discharge_wh[i]),
+                self.discharge_tag[i],
+            )
+        tags = outcome.records["params"]["tags"]
+        for trade_id, (buyer, seller, tag, wh, _) in zip(
+            (t["id"] for t in outcome.records["trades"]), outcome.trades, strict=True
+        ):
+            moved = reg.transfer(agents[seller], agents[buyer], tags[tag], wh, trade=trade_id)
+            rest_tag = self.discharge_tag.get(seller)
+            if moved < wh and rest_tag is not None and rest_tag != tags[tag]:
+                reg.transfer(agents[seller], agents[buyer], rest_tag, wh - moved, trade=trade_id)
+        for i in np.flatnonzero(flows.storage_charge_wh).tolist():
+            reg.charge(agents[i], self.devices[i], int(flows.storage_charge_wh[i]))
+        for i in np.flatnonzero(flows.storage_drawn_wh).tolist():
+            reg.lose(self.devices[i], int(flows.storage_drawn_wh[i]))
+        for i in np.flatnonzero(flows.consumption_wh).tolist():
+            reg.consume(agents[i], int(flows.consumption_wh[i]))
+        exported = np.maximum(-flows.metered_wh, 0)
+        return reg.end_slot(
+            {agents[i]: int(exported[i]) for i in np.flatnonzero(exported).tolist()}
+        )
+
+    def _settlements(self, flows: SlotFlows, s: Settlement) -> list[dict[str, Any]]:
+        columns = {
+            "metered_wh": flows.metered_wh,
+            "p2p_bought_wh": s.p2p_bought_wh,
+            "p2p_sold_wh": s.p2p_sold_wh,
+            "p2p_paid": s.p2p_paid_sen,
+            "p2p_received": s.p2p_received_sen,
+            "grid_bought_wh": s.grid_bought_wh,
+            "grid_sold_wh": s.grid_sold_wh,
+            "grid_cost": s.grid_cost_sen,
+            "grid_revenue": s.grid_revenue_sen,
+            "demand_charge": s.demand_charge_sen,
+        }
+        lists = {name: values.tolist() for name, values in columns.items()}
+        return [
+            {"agent": agent, **{name: values[i] for name, values in lists.items()}}
+            for i, agent in enumerate(self.community.agents)
+        ]

@@ -1,0 +1,183 @@
+"""The PettingZoo environment: ecosystem conformance, spaces, determinism, conservation, ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pettingzoo.test import parallel_api_test, parallel_seed_test
+
+import p2p_env
+from ledger import Ledger
+from p2p_env.envs.parallel import P2PCommunityEnv
+from p2p_env.sim.exchange_market import replay
+
+
+def test_default_community_agents() -> None:
+    env = p2p_env.parallel_env()
+    agents = env.possible_agents
+    assert sum(a.startswith("home_") for a in agents) == 20
+    assert sum(a.startswith("phv_") for a in agents) == 9
+    assert agents[-1] == "office"
+    assert env.metadata["name"] == "p2p_community_v0"
+    assert env.observation_space("home_00") is env.observation_space("home_00")
+    assert env.action_space("phv_00") is env.action_space("phv_00")
+    env.close()
+    env.close()  # twice is fine
+
+
+def test_parallel_api_default() -> None:
+    parallel_api_test(p2p_env.parallel_env(seed=0), num_cycles=1000)
+
+
+@pytest.mark.slow
+def test_parallel_api_200_homes() -> None:
+    env = p2p_env.parallel_env(seed=0, **{"community.scale": 10})
+    assert len(env.possible_agents) == 200 + 90 + 1
+    parallel_api_test(env, num_cycles=1000)
+
+
+def test_parallel_seed_test() -> None:
+    parallel_seed_test(lambda: p2p_env.parallel_env(seed=3))
+
+
+def _episode(env: P2PCommunityEnv, seed: int, action_seed: int) -> dict[str, Any]:
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(action_seed)
+    trace: dict[str, Any] = {"obs": [np.stack(list(obs.values()))], "rewards": [], "hashes": []}
+    while env.agents:
+        actions = {a: rng.uniform(-1, 1, 5).astype(np.float32) for a in env.agents}
+        obs, rewards, terms, truncs, infos = env.step(actions)
+        for agent, o in obs.items():
+            space = env.observation_space(agent)
+            assert o.dtype == np.float32, agent
+            assert space.contains(o), f"{agent} observation outside its space: {o}"
+        assert not any(terms.values())
+        trace["obs"].append(np.stack(list(obs.values())))
+        trace["rewards"].append(list(rewards.values()))
+        trace["hashes"].append(infos["home_00"]["block_hash"])
+        trace["truncated"] = all(truncs.values())
+    return trace
+
+
+def test_whole_episode_determinism_and_spaces() -> None:
+    env_a = p2p_env.parallel_env(**{"env.episode_days": 2})
+    env_b = p2p_env.parallel_env(**{"env.episode_days": 2})
+    a, b = _episode(env_a, 11, 1), _episode(env_b, 11, 1)
+    assert len(a["rewards"]) == 96
+    assert a["truncated"]
+    np.testing.assert_array_equal(np.stack(a["obs"]), np.stack(b["obs"]))
+    assert a["rewards"] == b["rewards"]
+    assert a["hashes"] == b["hashes"]
+    assert env_a.sim.recorder.head_hash == a["hashes"][-1]  # type: ignore[union-attr]
+    c = _episode(env_a, 12, 1)
+    assert c["hashes"][-1] != a["hashes"][-1]
+
+
+def test_bad_actions_are_sanitised_and_counted() -> None:
+    env = p2p_env.parallel_env(seed=0)
+    env.reset()
+    n = env.sim.action_size
+    actions = {a: np.zeros(n, np.float32) for a in env.agents}
+    actions["home_00"] = np.array([np.nan, np.inf, -np.inf, 7.0, -3.0], np.float32)
+    del actions["home_01"]
+    _, rewards, _, _, infos = env.step(actions)
+    assert infos["home_00"]["nonfinite_actions"] == 3
+    assert infos["home_00"]["clipped_actions"] == 2
+    assert infos["home_01"]["missing_action"]
+    assert all(np.isfinite(r) for r in rewards.values())
+    with pytest.raises(ValueError, match="action of home_02 has shape"):
+        env.step({"home_02": np.zeros(3)})
+    with pytest.raises(KeyError, match="unknown agents"):
+        env.step({"nobody": np.zeros(n)})
+
+
+def test_reset_options_and_constructor_errors() -> None:
+    env = p2p_env.parallel_env(period="test")
+    _, infos = env.reset(seed=0, options={"start": "2020-08-01", "days": 3})
+    assert infos["home_00"]["slot_start"] == "2020-08-01T00:00"
+    with pytest.raises(ValueError, match="outside the test period"):
+        env.reset(options={"start": "2020-07-01"})
+    with pytest.raises(ValueError, match="days must be >= 1"):
+        env.reset(options={"days": 0})
+    with pytest.raises(ValueError, match="render_mode must be None or one of"):
+        P2PCommunityEnv(render_mode="human")
+    with pytest.raises(ValueError, match="period must be one of"):
+        P2PCommunityEnv(period="winter")  # type: ignore[arg-type]
+
+
+def test_episode_starts_stay_inside_the_period() -> None:
+    env = p2p_env.parallel_env(period="validation", **{"env.episode_days": 7})
+    for seed in range(20):
+        _, infos = env.reset(seed=seed)
+        start = infos["home_00"]["slot_start"][:10]
+        assert "2020-07-01" <= start <= "2020-07-25"
+
+
+def test_conservation_over_random_episodes() -> None:
+    env = p2p_env.parallel_env(seed=5, **{"market.mechanism": "call"})
+    for episode in range(2):
+        env.reset(seed=episode)
+        rng = np.random.default_rng(episode)
+        while env.agents:
+            actions = {a: rng.uniform(-1, 1, 5).astype(np.float32) for a in env.agents}
+            _, _, _, _, infos = env.step(actions)
+            paid = sum(i["p2p_paid_jpy"] for i in infos.values())
+            received = sum(i["p2p_received_jpy"] for i in infos.values())
+            assert paid == pytest.approx(received, abs=1e-9)
+            bought = sum(i["p2p_bought_kwh"] for i in infos.values())
+            sold = sum(i["p2p_sold_kwh"] for i in infos.values())
+            assert bought == pytest.approx(sold, abs=1e-9)
+            socs = [i["soc"] for i in infos.values() if i["soc"] is not None]
+            assert all(0 <= s <= 1 for s in socs)
+        report = env.sim.recorder.ledger.verify(replay=replay)  # type: ignore[union-attr]
+        assert report.ok, report.failure
+        for tag, totals in report.certificates.items():
+            assert totals["issued"] == (
+                totals["consumed"] + totals["stored"] + totals["exported"] + totals["expired"]
+            ), tag
+
+
+def test_sqlite_ledger_of_an_episode_verifies_with_replay(tmp_path: Path) -> None:
+    path = tmp_path / "run.sqlite"
+    env = p2p_env.parallel_env(seed=2, ledger_path=str(path))
+    _episode(env, 2, 2)
+    head = env.sim.recorder.head_hash  # type: ignore[union-attr]
+    env.close()
+    with Ledger.open(path, read_only=True) as ledger:
+        report = ledger.verify(replay=replay)
+        assert report.ok, report.failure
+        assert report.blocks == 48
+        assert ledger.head_hash.hex() == head
+    # A second episode goes to a file of its own.
+    env = p2p_env.parallel_env(seed=2, ledger_path=str(tmp_path / "two.sqlite"))
+    _episode(env, 1, 1)
+    _episode(env, 2, 1)
+    env.close()
+    assert (tmp_path / "two.ep1.sqlite").is_file()
+
+
+@pytest.mark.parametrize("mode", ["ansi", "rgb_array"])
+def test_render(mode: str) -> None:
+    env = p2p_env.parallel_env(seed=0, render_mode=mode)
+    env.reset()
+    for _ in range(3):
+        env.step({a: env.action_space(a).sample() for a in env.agents})
+    frame = env.render()
+    if mode == "ansi":
+        assert isinstance(frame, str)
+        assert "prices:" in frame
+    else:
+        assert isinstance(frame, np.ndarray)
+        assert frame.dtype == np.uint8
+        assert frame.ndim == 3
+        assert frame.shape[2] == 3
+    env.close()
+
+
+def test_aec_form() -> None:
+    aec = p2p_env.env(seed=0)
+    aec.reset(seed=0)
+    assert aec.agents[0] == "home_00"
