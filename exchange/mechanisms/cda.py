@@ -29,6 +29,11 @@ import numpy as np
 from exchange.book import Book
 from exchange.mechanisms.base import ClearingMechanism, Matches
 from exchange.mechanisms.registry import register
+from exchange.units import MAX_PRICE_TICKS
+
+_SHIFT = 32  # arrival slots below 2**32; prices below 2**20 (MAX_PRICE_TICKS)
+_SLOT_MASK = (1 << _SHIFT) - 1
+_TOP = MAX_PRICE_TICKS
 
 
 class ContinuousDoubleAuction(ClearingMechanism):
@@ -38,25 +43,30 @@ class ContinuousDoubleAuction(ClearingMechanism):
 
     def match(self, book: Book) -> Matches:
         """Feed the orders in arrival order into per-tag books (see the module docstring)."""
+        n = book.n_orders
         n_tags = len(book.tags)
         remaining = book.quantity.tolist()
-        arrival = book.arrival.tolist()
-        # Per order: ("sell", tag, price) or the buy legs [(tag, price), ...] in tag order.
-        sells: dict[int, tuple[int, int]] = dict(
-            zip(
-                book.sell_order.tolist(),
-                zip(book.sell_tag.tolist(), book.sell_price.tolist(), strict=True),
-                strict=True,
-            )
-        )
-        legs: dict[int, list[tuple[int, int]]] = {}
-        for order, tag, price in zip(
-            book.leg_order.tolist(), book.leg_tag.tolist(), book.leg_price.tolist(), strict=True
-        ):
-            legs.setdefault(order, []).append((tag, price))
+        # Orders are handled by arrival slot s = 0, 1, ...; order_at[s] is the admitted index.
+        by_arrival = np.argsort(book.arrival, kind="stable")
+        order_at = by_arrival.tolist()
+        # Per order, flat: a sell's tag (-1 for buys) and price; a buy's legs are
+        # leg_tag/leg_price[leg_start[order]:leg_end[order]], already in its tag order.
+        tag_of = np.full(n, -1, dtype=np.int64)
+        tag_of[book.sell_order] = book.sell_tag
+        price_of = np.zeros(n, dtype=np.int64)
+        price_of[book.sell_order] = book.sell_price
+        orders = np.arange(n, dtype=np.int64)
+        leg_start = np.searchsorted(book.leg_order, orders, side="left").tolist()
+        leg_end = np.searchsorted(book.leg_order, orders, side="right").tolist()
+        leg_tag = book.leg_tag.tolist()
+        leg_price = book.leg_price.tolist()
+        sell_tag_of = tag_of.tolist()
+        sell_price_of = price_of.tolist()
 
-        asks: list[list[tuple[int, int, int]]] = [[] for _ in range(n_tags)]
-        bids: list[list[tuple[int, int, int]]] = [[] for _ in range(n_tags)]
+        # Heap entries are single ints that sort like (price, slot) for asks and
+        # (-price, slot) for bids: cheaper to compare and store than tuples.
+        asks: list[list[int]] = [[] for _ in range(n_tags)]
+        bids: list[list[int]] = [[] for _ in range(n_tags)]
         t_buy: list[int] = []
         t_sell: list[int] = []
         t_tag: list[int] = []
@@ -64,40 +74,47 @@ class ContinuousDoubleAuction(ClearingMechanism):
         t_price: list[int] = []
         heappush, heappop = heapq.heappush, heapq.heappop
 
-        for order in np.argsort(book.arrival, kind="stable").tolist():
+        for slot, order in enumerate(order_at):
             left = remaining[order]
-            if order in sells:
-                tag, ask = sells[order]
+            tag = sell_tag_of[order]
+            if tag >= 0:
+                ask = sell_price_of[order]
                 bid_heap = bids[tag]
                 while left and bid_heap:
-                    neg_bid, _, buyer = bid_heap[0]
+                    key = bid_heap[0]
+                    buyer = order_at[key & _SLOT_MASK]
                     have = remaining[buyer]
-                    if have == 0:  # filled in another book since it rested here
+                    if not have:  # filled in another book since it rested here
                         heappop(bid_heap)
                         continue
-                    if -neg_bid < ask:
+                    bid = _TOP - (key >> _SHIFT)
+                    if bid < ask:
                         break
                     qty = left if left < have else have
                     t_buy.append(buyer)
                     t_sell.append(order)
                     t_tag.append(tag)
                     t_qty.append(qty)
-                    t_price.append(-neg_bid)
+                    t_price.append(bid)
                     left -= qty
                     remaining[buyer] = have - qty
                     if have == qty:
                         heappop(bid_heap)
                 remaining[order] = left
                 if left:
-                    heappush(asks[tag], (ask, arrival[order], order))
+                    heappush(asks[tag], (ask << _SHIFT) | slot)
                 continue
-            my_legs = legs[order]
-            for tag, bid in my_legs:
+            first, last = leg_start[order], leg_end[order]
+            for leg in range(first, last):
+                tag = leg_tag[leg]
+                bid = leg_price[leg]
                 ask_heap = asks[tag]
                 while left and ask_heap:
-                    ask, _, seller = ask_heap[0]
+                    key = ask_heap[0]
+                    ask = key >> _SHIFT
                     if ask > bid:
                         break
+                    seller = order_at[key & _SLOT_MASK]
                     have = remaining[seller]
                     qty = left if left < have else have
                     t_buy.append(order)
@@ -113,8 +130,8 @@ class ContinuousDoubleAuction(ClearingMechanism):
                     break
             remaining[order] = left
             if left:
-                for tag, bid in my_legs:
-                    heappush(bids[tag], (-bid, arrival[order], order))
+                for leg in range(first, last):
+                    heappush(bids[leg_tag[leg]], ((_TOP - leg_price[leg]) << _SHIFT) | slot)
 
         def array(values: list[int]) -> np.ndarray:
             return np.asarray(values, dtype=np.int64)
