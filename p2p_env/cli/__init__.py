@@ -10,6 +10,7 @@ import typer
 
 from p2p_env.cli import config_cmd, data_cmd, exchange_cmd, ledger_cmd, planned
 from p2p_env.cli.demo_cmd import demo
+from p2p_env.cli.simulate_cmd import simulate
 
 app = typer.Typer(
     name="p2p-gym",
@@ -19,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("demo")(demo)
+app.command("simulate")(simulate)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(exchange_cmd.app, name="exchange")
 app.add_typer(ledger_cmd.app, name="ledger")
