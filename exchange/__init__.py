@@ -21,6 +21,7 @@ from exchange.grid import GridSettlement, grid_backstop, residuals
 from exchange.mechanisms import ClearingMechanism, available_mechanisms, get_mechanism, register
 from exchange.orders import Order, OrderFormatError, Side, orders_from_dicts
 from exchange.params import RULES_VERSION, TAG_ORDERS, ClearingParams, TagOrder, agent_tags
+from exchange.replay import replay_differences
 from exchange.results import AgentTotals, ClearingResult, Trade, Unfilled
 from exchange.units import money, price_ticks
 from exchange.validation import Rejection, RejectReason
@@ -50,5 +51,6 @@ __all__ = [
     "orders_from_dicts",
     "price_ticks",
     "register",
+    "replay_differences",
     "residuals",
 ]
