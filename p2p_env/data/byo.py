@@ -140,6 +140,12 @@ class _Problems:
             )
 
 
+def _factor(column: pd.Series) -> tuple[NDArray[np.intp], NDArray[np.object_]]:
+    """Codes per row and the distinct stripped strings of a text column."""
+    codes, uniques = pd.factorize(column.astype(str).str.strip(), use_na_sentinel=False)
+    return np.asarray(codes, dtype=np.intp), np.asarray(uniques, dtype=object)
+
+
 def validate_file(
     path: Path, timezone: str = "Asia/Tokyo", slot_minutes: int = 30
 ) -> tuple[pd.DataFrame, int]:
@@ -173,30 +179,34 @@ def validate_file(
         raise DataImportError(name, ["the file has no data rows"])
 
     utc, offsets_ok = _timestamps(frame["timestamp"], timezone, slot_minutes, problems)
-    entity_s = frame["entity_id"].astype(str).str.strip()
-    entity = entity_s.to_numpy(dtype=str)
-    kind = frame["kind"].astype(str).str.strip().to_numpy(dtype=str)
-    unit = frame["unit"].astype(str).str.strip().to_numpy(dtype=str)
+    # Text columns are factorised: checks run once per distinct value, not once per row (files
+    # have millions of rows but a handful of kinds, units and ids).
+    entity_codes, entity_uniq = _factor(frame["entity_id"])
+    kind_codes, kind_uniq = _factor(frame["kind"])
+    unit_codes, unit_uniq = _factor(frame["unit"])
+    entity = entity_uniq[entity_codes]
+    kind = kind_uniq[kind_codes]
     raw_value = frame["value"].astype(str).str.strip()
     value = pd.to_numeric(raw_value, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    raw = raw_value.to_numpy(dtype=str)
 
-    match = entity_s.str.extract(_ENTITY_RE)
-    entity_type = match[0].fillna(match[1]).fillna("").to_numpy(dtype=str)
-    bad_entity = entity_type == ""
+    match = pd.Series(entity_uniq, dtype=object).astype(str).str.extract(_ENTITY_RE)
+    type_uniq = match[0].fillna(match[1]).fillna("").to_numpy(dtype=object)
+    entity_type = type_uniq[entity_codes]
+    bad_entity = (type_uniq == "")[entity_codes]
     problems.add_rows(
         bad_entity,
         "entity_id",
         lambda r: f"{str(entity[r])!r} is not an agent id (home_00..., phv_00... or office)",
     )
-    bad_kind = ~np.isin(kind, KINDS)
+    known_kind = np.array([k in KINDS for k in kind_uniq], dtype=bool)
+    bad_kind = ~known_kind[kind_codes]
     problems.add_rows(
         bad_kind, "kind", lambda r: f"unknown kind {str(kind[r])!r} (one of {', '.join(KINDS)})"
     )
-    allowed = np.array(
-        [str(k) in ENTITY_KINDS.get(str(t), ()) for t, k in zip(entity_type, kind, strict=True)],
-        dtype=bool,
-    )
+    allowed_pairs = np.array(
+        [[k in ENTITY_KINDS.get(str(t), ()) for k in kind_uniq] for t in type_uniq], dtype=bool
+    ).reshape(len(type_uniq), len(kind_uniq))
+    allowed = allowed_pairs[entity_codes, kind_codes]
     problems.add_rows(
         ~allowed & ~bad_entity & ~bad_kind,
         "kind",
@@ -205,31 +215,36 @@ def validate_file(
             f"(a {entity_type[r]} has {', '.join(ENTITY_KINDS[str(entity_type[r])])})"
         ),
     )
-    unit_ok = np.array(
-        [str(u) in UNITS.get(str(k), {}) for k, u in zip(kind, unit, strict=True)], dtype=bool
-    )
+    unit_pairs = np.array(
+        [[u in UNITS.get(str(k), {}) for u in unit_uniq] for k in kind_uniq], dtype=bool
+    ).reshape(len(kind_uniq), len(unit_uniq))
+    unit_ok = unit_pairs[kind_codes, unit_codes]
     problems.add_rows(
         ~unit_ok & ~bad_kind,
         "unit",
         lambda r: (
-            f"unit {str(unit[r])!r} is wrong for kind {str(kind[r])!r} "
+            f"unit {str(unit_uniq[unit_codes[r]])!r} is wrong for kind {str(kind[r])!r} "
             f"(expected {' or '.join(repr(u) for u in UNITS[str(kind[r])])})"
         ),
     )
     not_number = ~np.isfinite(value)
-    problems.add_rows(not_number, "value", lambda r: f"{str(raw[r])!r} is not a finite number")
+    problems.add_rows(
+        not_number, "value", lambda r: f"{str(raw_value.iat[r])!r} is not a finite number"
+    )
+    is_kind = {k: kind_codes == (kind_uniq.tolist().index(k) if k in kind_uniq else -1)
+               for k in KINDS}  # fmt: skip
     negative = ~not_number & (value < 0)
     problems.add_rows(
-        negative & (kind == "pv"), "value", lambda r: f"negative generation {value[r]} (pv >= 0)"
+        negative & is_kind["pv"], "value", lambda r: f"negative generation {value[r]} (pv >= 0)"
     )
     problems.add_rows(
-        negative & (kind == "load"), "value", lambda r: f"negative load {value[r]} (load >= 0)"
+        negative & is_kind["load"], "value", lambda r: f"negative load {value[r]} (load >= 0)"
     )
     problems.add_rows(
-        negative & (kind == "phv_km"), "value", lambda r: f"negative distance {value[r]} km"
+        negative & is_kind["phv_km"], "value", lambda r: f"negative distance {value[r]} km"
     )
     codes = [int(c) for c in Location]
-    bad_code = (kind == "phv_location") & ~not_number & ~np.isin(value, codes)
+    bad_code = is_kind["phv_location"] & ~not_number & ~np.isin(value, codes)
     problems.add_rows(
         bad_code, "value", lambda r: f"location code {value[r]} is not 0 (away), 1 (home) or 2"
     )
@@ -237,10 +252,11 @@ def validate_file(
         raise DataImportError(name, problems.items, problems.more)
 
     slot_s = slot_minutes * 60
-    power = np.array(
-        [UNITS[str(kk)][str(uu)] == "power" for kk, uu in zip(kind, unit, strict=True)], dtype=bool
+    power_u = np.array([u == "kW" for u in unit_uniq], dtype=bool)
+    wh_u = np.array([u == "Wh" for u in unit_uniq], dtype=bool)
+    scale = (
+        np.where(wh_u, 1e-3, 1.0)[unit_codes] * np.where(power_u, slot_s / 3600, 1.0)[unit_codes]
     )
-    scale = np.where(unit == "Wh", 1e-3, 1.0) * np.where(power, slot_s / 3600, 1.0)
     rows = pd.DataFrame(
         {
             "utc": utc,
@@ -281,45 +297,48 @@ def _timestamps(
         )
         return np.zeros(n, dtype=np.int64), False
     else:
-        text_s = column.astype(str)
-        text = text_s.to_numpy(dtype=str)
-        parts = text_s.str.extract(_TS_RE)
+        # Parse each distinct timestamp once (a file repeats each for every series).
+        codes, uniques = _factor(column)
+        text = uniques
+        parts = pd.Series(uniques, dtype=object).astype(str).str.extract(_TS_RE)
         local = pd.to_datetime(parts[0], format="ISO8601", errors="coerce")
-        unparsable = local.isna().to_numpy()
+        bad_u = local.isna().to_numpy()
+        offset_u = parts[1].fillna("").to_numpy(dtype=object)
+        naive_u = ~bad_u & (offset_u == "")
         problems.add_rows(
-            unparsable,
-            "timestamp",
-            lambda r: f"{str(text[r])!r} is not an ISO 8601 time (e.g. 2019-06-01T00:30:00+09:00)",
-        )
-        offset_text = parts[1].fillna("").to_numpy(dtype=str)
-        naive = ~unparsable & (offset_text == "")
-        problems.add_rows(
-            naive,
+            bad_u[codes],
             "timestamp",
             lambda r: (
-                f"{str(text[r])!r} has no UTC offset (naive time); write it as "
-                f"{str(text[r]).strip()}{_offset_text(zone)} for {timezone}"
+                f"{str(text[codes[r]])!r} is not an ISO 8601 time (e.g. 2019-06-01T00:30:00+09:00)"
             ),
         )
-        offset = np.array([_offset_seconds(str(o) or "Z") for o in offset_text], dtype=np.int64)
+        problems.add_rows(
+            naive_u[codes],
+            "timestamp",
+            lambda r: (
+                f"{str(text[codes[r]])!r} has no UTC offset (naive time); write it as "
+                f"{text[codes[r]]}{_offset_text(zone)} for {timezone}"
+            ),
+        )
+        offset_s = np.array([_offset_seconds(str(o) or "Z") for o in offset_u], dtype=np.int64)
         local_s = local.fillna(pd.Timestamp(0)).to_numpy("datetime64[s]").astype(np.int64)
-        seconds = local_s - offset
-        expected = _utc_offsets(seconds, zone)
-        wrong = ~unparsable & ~naive & (offset != expected) & (offset != 0)
+        seconds_u = local_s - offset_s
+        expected = _utc_offsets(seconds_u, zone)
+        wrong_u = ~bad_u & ~naive_u & (offset_s != expected) & (offset_s != 0)
         problems.add_rows(
-            wrong,
+            wrong_u[codes],
             "timestamp",
             lambda r: (
-                f"offset {offset_text[r]} is neither {timezone}'s "
-                f"({_format_offset(int(expected[r]))}) nor UTC: wrong time zone?"
+                f"offset {offset_u[codes[r]]} is neither {timezone}'s "
+                f"({_format_offset(int(expected[codes[r]]))}) nor UTC: wrong time zone?"
             ),
         )
+        seconds = seconds_u[codes]
     off_slot = seconds % (slot_minutes * 60) != 0
-    shown = column.astype(str).to_numpy(dtype=str)
     problems.add_rows(
         off_slot,
         "timestamp",
-        lambda r: f"{shown[r]} is not the start of a {slot_minutes}-minute slot",
+        lambda r: f"{column.iloc[r]!s} is not the start of a {slot_minutes}-minute slot",
     )
     return seconds, True
 
