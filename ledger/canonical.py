@@ -21,6 +21,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+import numpy as np
+
 from ledger.errors import RecordError
 
 SCHEMA_VERSION: Final = 1
@@ -78,7 +80,7 @@ def normalise(value: Any, path: str = "$") -> JsonValue:
             f"{path}: got the float {value!r}; the ledger holds integers only "
             "(Wh, ticks of 0.01 JPY/kWh, 0.01 JPY): convert before recording"
         )
-    if isinstance(value, bool):  # numpy.bool_ and friends
+    if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, int) or hasattr(value, "__index__"):
         # int subclasses (IntEnum) and numpy integers: their exact integer value.

@@ -56,11 +56,13 @@ class Ledger:
         self._check_certificates = check_certificates
         self._book: CertificateBook | None = None
         self._history: list[bytes] = []  # leaf hashes of the headers: the history tree
-        self._last_slot = -1
+        # The last slot is read when the next block is appended, not here: a damaged header must
+        # not stop a ledger from being opened and verified.
+        self._last_slot: int | None = -1
         n = len(store)
         if n:
             self._history = [sha256(b"\x00" + store.header(h)) for h in range(n)]
-            self._last_slot = decode_header(store.header(n - 1)).slot
+            self._last_slot = None
         elif check_certificates:
             self._book = CertificateBook()
 
@@ -216,6 +218,8 @@ class Ledger:
         """
         if type(slot) is not int or slot < 0:
             raise RecordError(f"slot must be a non-negative integer, got {slot!r}")
+        if self._last_slot is None:
+            self._last_slot = self.header(self.height).slot
         if slot <= self._last_slot:
             raise RecordError(f"slot {slot} is not after the last block's slot {self._last_slot}")
         if start is not None:

@@ -294,17 +294,29 @@ def _check_records(header: BlockHeader, records: list[bytes], leaves: bytes) -> 
         _locate(header, records, computed, leaves)
         # _locate found nothing wrong record by record: the stored set itself differs.
         kinds = _envelope_kinds(height, records)
-    root = merkle_root(computed)
-    if root != header.merkle_root:
-        raise _Stop(Failure("merkle_root", _root_message(root, header), height))
     found: dict[str, int] = {}
     if kinds is not None:
         counts = np.bincount(kinds, minlength=len(RecordKind) + 1)
         found = {kind.label: int(counts[kind]) for kind in RecordKind}
     if found != header.counts:
-        raise _Stop(
-            Failure("counts", f"records per kind {found}, header says {header.counts}", height)
+        # Name the first record position where the kinds stop matching the header's counts.
+        expected = [kind for kind in RecordKind for _ in range(header.counts[kind.label])]
+        actual = [] if kinds is None else kinds.tolist()
+        first = next(
+            (i for i, (a, b) in enumerate(zip(actual, expected, strict=False)) if a != b),
+            min(len(actual), len(expected)),
         )
+        raise _Stop(
+            Failure(
+                "counts",
+                f"records per kind {found}, header says {header.counts}",
+                height,
+                first,
+            )
+        )
+    root = merkle_root(computed)
+    if root != header.merkle_root:
+        raise _Stop(Failure("merkle_root", _root_message(root, header), height))
     return len(records)
 
 
