@@ -196,19 +196,29 @@ def household_loads(
     )[calendar.day_index]
     mean_kwh_per_slot = annual_kwh * size / (365.0 * 24.0 * 60.0 / slot_minutes)
 
-    out = np.empty((n_slots, n_homes), dtype=np.float32)
+    # Work in homes x slots float32 (time contiguous): the hot path for large communities.
+    # Shifts take few values, so shift the two base shapes once per value and pick rows.
     t = np.arange(n_slots)
+    shifts = np.arange(-MAX_SHIFT_SLOTS, MAX_SHIFT_SLOTS + 1)
+    shifted = np.clip(t[None, :] - shifts[:, None], 0, n_slots - 1)
+    day_by_shift = shape_day[shifted].astype(np.float32)
+    home_by_shift = shape_home[shifted].astype(np.float32)
+    community32 = community_day.astype(np.float32)
+    day_index = calendar.day_index
+    sigma = np.float32(params.slot_sigma)
+    out = np.empty((n_slots, n_homes), dtype=np.float32)
     for lo in range(0, n_homes, CHUNK_HOMES):
         hi = min(lo + CHUNK_HOMES, n_homes)
         k = hi - lo
-        idx = np.clip(t[:, None] - shift[None, lo:hi], 0, n_slots - 1)
-        w = home_share[None, lo:hi]
-        rel = (1.0 - w) * shape_day[idx] + w * shape_home[idx]
+        row = shift[lo:hi] + MAX_SHIFT_SLOTS
+        w = home_share[lo:hi, None].astype(np.float32)
+        rel = (1 - w) * day_by_shift[row] + w * home_by_shift[row]
         day = ar1(rng.standard_normal((n_days, k)), HOME_DAY_RHO)
-        rel *= _lognormal(day, params.day_sigma)[calendar.day_index]
-        rel *= _lognormal(ar1(rng.standard_normal((n_slots, k)), HOME_SLOT_RHO), params.slot_sigma)
-        rel *= community_day[:, None]
-        out[:, lo:hi] = rel * mean_kwh_per_slot[None, lo:hi]
+        rel *= _lognormal(day, params.day_sigma).astype(np.float32).T[:, day_index]
+        slot_noise = ar1(rng.standard_normal((k, n_slots), dtype=np.float32), HOME_SLOT_RHO, axis=1)
+        rel *= np.exp(sigma * slot_noise - np.float32(0.5) * sigma * sigma)
+        rel *= community32[None, :] * mean_kwh_per_slot[lo:hi, None].astype(np.float32)
+        out[:, lo:hi] = rel.T
     return out
 
 

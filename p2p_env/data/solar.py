@@ -345,15 +345,19 @@ def pv_ac_per_kwp(
     return np.asarray(ac.mean(axis=-1), dtype=np.float64)
 
 
-def _ar1(noise: FloatArray, rho: float) -> FloatArray:
-    """Stationary unit-variance AR(1) along axis 0 from i.i.d. standard normal ``noise``."""
+def _ar1(noise: NDArray[np.floating[Any]], rho: float, axis: int = 0) -> FloatArray:
+    """Stationary unit-variance AR(1) along ``axis`` from i.i.d. standard normal ``noise``.
+
+    Filtering along the last (contiguous) axis is several times faster for big arrays; the
+    result keeps ``noise``'s dtype (float32 stays float32).
+    """
     if rho == 0.0:
-        return noise
+        return np.asarray(noise)
     b0 = np.sqrt(1.0 - rho * rho)
     # Start in the stationary distribution: y[0] = noise[0].
-    zi = ((1.0 - b0) * noise[0])[np.newaxis, :]
-    out, _ = signal.lfilter([b0], [1.0, -rho], noise, axis=0, zi=zi)
-    return np.asarray(out, dtype=np.float64)
+    first = np.take(noise, [0], axis=axis)
+    out, _ = signal.lfilter([b0], [1.0, -rho], noise, axis=axis, zi=(1.0 - b0) * first)
+    return np.asarray(out, dtype=noise.dtype)
 
 
 ar1 = _ar1
