@@ -55,13 +55,14 @@ class Ledger:
         self.store = store
         self._check_certificates = check_certificates
         self._book: CertificateBook | None = None
-        self._history: list[bytes] = []  # leaf hashes of the headers: the history tree
+        # Leaf hashes of the headers (the history tree), read on first use: opening a ledger
+        # reads nothing but its length, so that a damaged file can still be opened and verified.
+        self._history_cache: list[bytes] | None = None
         # The last slot is read when the next block is appended, not here: a damaged header must
         # not stop a ledger from being opened and verified.
         self._last_slot: int | None = -1
         n = len(store)
         if n:
-            self._history = [sha256(b"\x00" + store.header(h)) for h in range(n)]
             self._last_slot = None
         elif check_certificates:
             self._book = CertificateBook()
@@ -264,7 +265,8 @@ class Ledger:
                 params=params_bytes,
             )
         )
-        self._history.append(sha(b"\x00" + header_bytes))
+        if self._history_cache is not None:
+            self._history_cache.append(sha(b"\x00" + header_bytes))
         self._last_slot = slot
         return header
 
@@ -294,6 +296,13 @@ class Ledger:
         return book
 
     # -- proofs -------------------------------------------------------------------------------
+
+    @property
+    def _history(self) -> list[bytes]:
+        if self._history_cache is None:
+            store = self.store
+            self._history_cache = [sha256(b"\x00" + store.header(h)) for h in range(len(store))]
+        return self._history_cache
 
     def leaf_hashes(self, height: int) -> list[bytes]:
         """The stored leaf hashes of block ``height``'s records."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from ledger.canonical import SCHEMA_VERSION
 from ledger.errors import LedgerError, LedgerFormatError
@@ -183,8 +183,16 @@ class SqliteStore:
             raise
         self._len = block.height + 1
 
+    def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            # A damaged page surfaces only when read: say so as a ledger error, not a traceback.
+            raise LedgerFormatError(f"{self.path}: damaged file: {exc}") from None
+
     def _block_column(self, height: int, column: str) -> bytes:
-        row = self._db.execute(f"SELECT {column} FROM blocks WHERE height=?", (height,)).fetchone()
+        rows = self._query(f"SELECT {column} FROM blocks WHERE height=?", (height,))
+        row = rows[0] if rows else None
         if row is None:
             raise IndexError(f"block {height} is not in {self.path} ({self._len} blocks)")
         return bytes(row[0])
@@ -203,29 +211,13 @@ class SqliteStore:
 
     def records(self, height: int) -> list[bytes]:
         """Record bytes of block ``height`` in index order."""
-        rows = self._db.execute(
-            "SELECT body FROM records WHERE height=? ORDER BY idx", (height,)
-        ).fetchall()
+        rows = self._query("SELECT body FROM records WHERE height=? ORDER BY idx", (height,))
         return [bytes(r[0]) for r in rows]
-
-    def record_indices(self, height: int) -> list[int]:
-        """The stored ``idx`` column of block ``height``'s records, in order."""
-        rows = self._db.execute(
-            "SELECT idx FROM records WHERE height=? ORDER BY idx", (height,)
-        ).fetchall()
-        return [int(r[0]) for r in rows]
 
     def params(self, params_hash: bytes) -> bytes | None:
         """Clearing parameters by hash."""
-        row = self._db.execute("SELECT body FROM params WHERE hash=?", (params_hash,)).fetchone()
-        return None if row is None else bytes(row[0])
-
-    def stray_heights(self) -> list[int]:
-        """Heights that have records but no block row (should be none: one transaction each)."""
-        rows = self._db.execute(
-            "SELECT DISTINCT height FROM records WHERE height NOT IN (SELECT height FROM blocks)"
-        ).fetchall()
-        return [int(r[0]) for r in rows]
+        rows = self._query("SELECT body FROM params WHERE hash=?", (params_hash,))
+        return bytes(rows[0][0]) if rows else None
 
     def close(self) -> None:
         """Close the file (idempotent)."""
@@ -254,7 +246,16 @@ def _check_file_header(path: Path) -> None:
             f"{path}: a SQLite database but not a p2p-gym ledger "
             f"(application_id {app_id:#x}, expected {APPLICATION_ID:#x})"
         )
-    if path.stat().st_size < int.from_bytes(head[16:18], "big") or path.stat().st_size % 512:
-        # Page size is 512..65536; a file that is not a whole number of pages was cut short.
-        # (Value 1 in the header means 65536; then st_size < 1 is never true, still handled by %.)
+    raw_page = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if raw_page == 1 else raw_page
+    size = path.stat().st_size
+    if page_size < 512 or size % page_size:
         raise LedgerFormatError(f"{path}: truncated: the file is not a whole number of pages")
+    pages = int.from_bytes(head[28:32], "big")
+    # The header's page count is valid when its change counter matches "version-valid-for"; it
+    # may run ahead of the file only while a WAL still holds the pages (a checkpoint cut short).
+    wal = path.with_name(path.name + "-wal")
+    if head[24:28] == head[92:96] and pages * page_size > size and not wal.exists():
+        raise LedgerFormatError(
+            f"{path}: truncated: {size} bytes, the database header says {pages * page_size}"
+        )
