@@ -348,12 +348,13 @@ def check_books(orders: list[Order], params: ClearingParams, result: ClearingRes
 # The properties
 # ---------------------------------------------------------------------------------------------
 
-_FAST = settings(max_examples=1200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Each mechanism's properties run twice: a quick pass that stays in the default selection and
+# the thorough pass (thousands of order sets per mechanism) marked slow, still run by `make test`.
+_QUICK = settings(max_examples=150, deadline=None)
+_THOROUGH = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@_FAST
-@given(orders=order_sets(), params=params_for("call"))
-def test_call_properties(orders: list[Order], params: ClearingParams) -> None:
+def call_properties(orders: list[Order], params: ClearingParams) -> None:
     result = clear(orders, params)
     check_common(orders, params, result)
     check_books(orders, params, result)
@@ -362,9 +363,7 @@ def test_call_properties(orders: list[Order], params: ClearingParams) -> None:
     assert set(result.clearing_prices) == {t for t, v in result.volumes_wh.items() if v}
 
 
-@_FAST
-@given(orders=order_sets(), params=params_for("midpoint"))
-def test_midpoint_properties(orders: list[Order], params: ClearingParams) -> None:
+def midpoint_properties(orders: list[Order], params: ClearingParams) -> None:
     result = clear(orders, params)
     check_common(orders, params, result)
     check_books(orders, params, result)
@@ -380,14 +379,53 @@ def test_midpoint_properties(orders: list[Order], params: ClearingParams) -> Non
     ]
 
 
-@_FAST
-@given(orders=order_sets(), params=params_for("cda"))
-def test_cda_properties_and_reference(orders: list[Order], params: ClearingParams) -> None:
+def cda_properties(orders: list[Order], params: ClearingParams) -> None:
     result = clear(orders, params)
     check_common(orders, params, result)
     assert [(t.buy, t.sell, t.tag, t.quantity_wh, t.price) for t in result.trades] == reference_cda(
         orders, params
     )
+
+
+@_QUICK
+@given(orders=order_sets(), params=params_for("call"))
+def test_call_properties(orders: list[Order], params: ClearingParams) -> None:
+    call_properties(orders, params)
+
+
+@pytest.mark.slow
+@_THOROUGH
+@given(orders=order_sets(), params=params_for("call"))
+def test_call_properties_thoroughly(orders: list[Order], params: ClearingParams) -> None:
+    call_properties(orders, params)
+
+
+@_QUICK
+@given(orders=order_sets(), params=params_for("midpoint"))
+def test_midpoint_properties(orders: list[Order], params: ClearingParams) -> None:
+    midpoint_properties(orders, params)
+
+
+@pytest.mark.slow
+@_THOROUGH
+@given(orders=order_sets(), params=params_for("midpoint"))
+def test_midpoint_properties_thoroughly(orders: list[Order], params: ClearingParams) -> None:
+    midpoint_properties(orders, params)
+
+
+@_QUICK
+@given(orders=order_sets(), params=params_for("cda"))
+def test_cda_properties_and_reference(orders: list[Order], params: ClearingParams) -> None:
+    cda_properties(orders, params)
+
+
+@pytest.mark.slow
+@_THOROUGH
+@given(orders=order_sets(), params=params_for("cda"))
+def test_cda_properties_and_reference_thoroughly(
+    orders: list[Order], params: ClearingParams
+) -> None:
+    cda_properties(orders, params)
 
 
 @settings(max_examples=300, deadline=None)
