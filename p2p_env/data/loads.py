@@ -40,10 +40,10 @@ HOUSEHOLD_MONTHLY_FACTORS: tuple[float, ...] = (
 )  # fmt: skip
 """Household consumption by month relative to the annual mean, Jan..Dec (mean 1).
 
-An assumption shaped after Japanese household surveys: consumption peaks in January-February
-(heating, short days), has a second peak in August (cooling) and is lowest in May-June and October
-(e.g. Fukuoka eco-family monthly data, FY2010-2011: 'a peak in January and a rise in August'; the
-Ministry of the Environment's household CO2 survey, FY2019, shows the same ordering)."""
+An assumption shaped after Japanese household metering: consumption peaks in January-February
+(heating, short days), rises again in August (cooling) and is lowest in May-June and October
+(e.g. the Fukuoka 'eco-family' monthly readings of FY2010-2011 show 'a peak in January and a
+rise in August' for every household size)."""
 
 OFFICE_MONTHLY_FACTORS: tuple[float, ...] = (
     1.05, 1.03, 0.97, 0.92, 0.93, 1.00, 1.10, 1.15, 1.07, 0.95, 0.92, 1.00,

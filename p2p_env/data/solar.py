@@ -60,10 +60,11 @@ CENTRAL_JAPAN_CLEAR_SKY_INDEX: tuple[float, ...] = (
 )
 """Monthly mean daily clear-sky index (GHI / Ineichen clear-sky GHI), Jan..Dec.
 
-An assumption shaped after the Pacific side of central Japan (Shizuoka): clear winters, the
-June-July rainy season and the September autumn rain front are the cloudiest months (JMA sunshine
-normals of Shizuoka and Mishima have the same ordering). The level was calibrated so that the
-annual yield lands near 1,200 kWh/kWp (module docstring)."""
+An assumption shaped after the climate of the Pacific side of central Japan (Shizuoka): dry,
+clear winters under the winter monsoon; the rainy season (tsuyu, June to mid-July) and the
+September autumn rain front as the cloudiest months. The level was calibrated so that the annual
+yield lands near 1,200 kWh/kWp (module docstring). Override it with
+``data.clear_sky_index_monthly``."""
 
 KC_MIN, KC_MAX = 0.05, 1.0
 """Range of the daily clear-sky index: a heavily overcast day still lets 5 % through."""
@@ -99,8 +100,9 @@ DELTA_T_S = 69.2
 TEMPERATURE_NORMALS_C: tuple[float, ...] = (
     6.0, 6.7, 9.8, 14.5, 18.6, 21.9, 25.6, 26.9, 23.7, 18.5, 13.3, 8.5,
 )  # fmt: skip
-"""Monthly mean air temperature, degC, Jan..Dec: approximate JMA normals of Mishima (about 20 km
-from the site, 20 m above sea level); corrected to the site's altitude by -6.5 degC/km."""
+"""Monthly mean air temperature, degC, Jan..Dec: an approximation of the climate of Mishima (about
+20 km from the site, near sea level), corrected to the site's altitude by -6.5 degC/km. It only
+feeds the cell temperature (a few per cent of PV output)."""
 TEMPERATURE_REFERENCE_ALTITUDE_M = 20.0
 LAPSE_RATE_C_PER_M = -0.0065
 
