@@ -21,7 +21,7 @@ from p2p_env.data.dataset import Dataset
 from p2p_env.data.loads import HouseholdParams, household_loads, office_load
 from p2p_env.data.phv import phv_trips
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bump whenever generated numbers change for the same config and seed (invalidates caches)."""
 
 _STREAMS = {"weather": 1, "homes": 2, "pv_spread": 3, "office": 4, "phv": 5}

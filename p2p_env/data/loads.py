@@ -60,6 +60,11 @@ _MONTHS_DE = (
     "Juli", "August", "September", "Oktober", "November", "Dezember",
 )  # fmt: skip
 
+HOME_MAX_KW = 6.0
+"""Largest 30-minute mean household load, kW: 60 A at 100 V, the largest ampere contract of TEPCO's
+meter-rate lighting B (larger homes switch to kVA contracts). Clips the rare product of a large
+home, an evening peak and two noise terms; it removes a negligible amount of energy."""
+
 MAX_SHIFT_SLOTS = 4
 """Largest time shift of a home's daily shape, slots."""
 
@@ -218,6 +223,7 @@ def household_loads(
         slot_noise = ar1(rng.standard_normal((k, n_slots), dtype=np.float32), HOME_SLOT_RHO, axis=1)
         rel *= np.exp(sigma * slot_noise - np.float32(0.5) * sigma * sigma)
         rel *= community32[None, :] * mean_kwh_per_slot[lo:hi, None].astype(np.float32)
+        np.minimum(rel, np.float32(HOME_MAX_KW * slot_minutes / 60), out=rel)
         out[:, lo:hi] = rel.T
     return out
 

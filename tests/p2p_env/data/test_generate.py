@@ -196,3 +196,11 @@ def test_zero_variation_makes_homes_of_a_group_equal(field: str) -> None:
     np.testing.assert_allclose(ds.home_load_kwh[:, 0], ds.home_load_kwh[:, 5], rtol=1e-6)
     varied = generate_dataset(load_config("higashifuji_demo", (*overrides, f"data.{field}=0.3")))
     assert not np.allclose(varied.home_load_kwh[:, 0], varied.home_load_kwh[:, 5])
+
+
+def test_household_load_stays_within_the_largest_ampere_contract() -> None:
+    # Seed 3 draws a large home whose evening peak would exceed 6 kW without the cap.
+    ds = generate_dataset(load_config("higashifuji_demo", ["data.seed=3"]))
+    peak_kw = ds.home_load_kwh.max() / ds.slot_hours
+    assert peak_kw == pytest.approx(6.0)
+    assert (ds.home_load_kwh / ds.slot_hours >= 5.99).sum() < 10
