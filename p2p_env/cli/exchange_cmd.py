@@ -11,7 +11,6 @@ from typing import Any
 import typer
 
 from exchange import ClearingParams, OrderFormatError, clear, orders_from_dicts
-from exchange.params import TAG_ORDERS
 from p2p_env.cli._common import fail
 
 app = typer.Typer(
@@ -35,10 +34,6 @@ class TagOrderName(StrEnum):
 
     price = "price"
     config = "config"
-
-
-if tuple(m.value for m in TagOrderName) != TAG_ORDERS:  # keep the CLI choices in step
-    raise RuntimeError(f"TagOrderName {list(TagOrderName)} differs from exchange {TAG_ORDERS}")
 
 
 @app.command("clear")

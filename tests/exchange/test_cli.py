@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from exchange import ClearingParams, clear, orders_from_dicts
+from exchange import TAG_ORDERS, ClearingParams, available_mechanisms, clear, orders_from_dicts
 from p2p_env.cli import app
+from p2p_env.cli.exchange_cmd import MechanismName, TagOrderName
 
 runner = CliRunner()
 
@@ -161,3 +162,8 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
 def test_unknown_mechanism_option_exits_2(tmp_path: Path) -> None:
     done = runner.invoke(app, ["exchange", "clear", write(tmp_path, ISSUE_EXAMPLE), "-m", "x"])
     assert done.exit_code == 2
+
+
+def test_cli_choices_match_the_library() -> None:
+    assert tuple(TagOrderName) == TAG_ORDERS
+    assert set(MechanismName) <= set(available_mechanisms())
