@@ -59,6 +59,19 @@ class GridSettlement:
             "revenue": self.revenue,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GridSettlement:
+        """Read :meth:`to_dict`'s form back."""
+        return cls(
+            agent=str(data["agent"]),
+            import_wh=int(data["import_wh"]),
+            export_wh=int(data["export_wh"]),
+            retail_price=int(data["retail_price"]),
+            buyback_price=int(data["buyback_price"]),
+            cost=int(data["cost"]),
+            revenue=int(data["revenue"]),
+        )
+
 
 def residuals(result: ClearingResult) -> tuple[dict[str, int], dict[str, int]]:
     """Per agent, the Wh of its unfilled buy orders and of its unfilled sell orders.

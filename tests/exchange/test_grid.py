@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exchange import ClearingParams, Order, clear, grid_backstop, residuals
+from exchange import ClearingParams, GridSettlement, Order, clear, grid_backstop, residuals
 
 
 def test_residuals_of_a_clearing() -> None:
@@ -39,6 +39,7 @@ def test_backstop_settles_at_retail_and_buyback() -> None:
         "revenue": 170,
     }
     assert settled["home_01"].net_cost == -20
+    assert GridSettlement.from_dict(settled["home_01"].to_dict()) == settled["home_01"]
     assert (settled["home_02"].cost, settled["home_02"].revenue) == (600, 0)
 
 
