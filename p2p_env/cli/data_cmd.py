@@ -45,12 +45,16 @@ def show(
     config: str = typer.Argument(DEFAULT_CONFIG, help="Config name or path."),
     overrides: list[str] = typer.Option([], "--set", help=SET_OPTION_HELP),
     out: Path | None = typer.Option(
-        None, "--out", help="Write a PNG: a summer and a winter week of load, PV and PHVs."
+        None,
+        "--out",
+        help="PNG to write (a summer and a winter week of load, PV and PHVs); "
+        "default: <config name>-data.png in the current folder.",
     ),
+    no_plot: bool = typer.Option(False, "--no-plot", help="Only print the statistics."),
     refresh: bool = typer.Option(False, "--refresh", help="Regenerate, ignoring the cache."),
     max_rows: int = typer.Option(60, "--max-rows", min=1, help="Entities listed at most."),
 ) -> None:
-    """Print per-entity statistics of a config's time series (and optionally plot two weeks)."""
+    """Print per-entity statistics of a config's time series and plot a summer and a winter week."""
     from p2p_env.data import load_dataset
     from p2p_env.data.byo import DataImportError
     from p2p_env.data.cache import synthetic_path
@@ -115,7 +119,8 @@ def show(
         console.print(f"PV: mean {sum(yields) / len(yields):,.0f} kWh/kWp a year", highlight=False)
     if kms:
         console.print(f"PHVs: mean {sum(kms) / len(kms):.1f} km/day", highlight=False)
-    if out is not None:
+    if not no_plot:
+        out = out if out is not None else Path(f"{cfg.name}-data.png")
         titles = plot_weeks(dataset, capacity, out)
         console.print(f"wrote {out} ({'; '.join(titles)})", highlight=False)
 

@@ -36,8 +36,21 @@ def test_show_prints_statistics_and_writes_a_png(tmp_path: Path) -> None:
     assert "winter: week of 2020-01-27" in result.output
 
 
+def test_show_writes_a_default_png_unless_told_not_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["data", "show", *SPAN_ARGS])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "higashifuji_demo-data.png").is_file()
+    (tmp_path / "higashifuji_demo-data.png").unlink()
+    result = runner.invoke(app, ["data", "show", *SPAN_ARGS, "--no-plot"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "higashifuji_demo-data.png").exists()
+
+
 def test_show_limits_rows(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["data", "show", *SPAN_ARGS, "--max-rows", "2"])
+    result = runner.invoke(app, ["data", "show", *SPAN_ARGS, "--max-rows", "2", "--no-plot"])
     assert result.exit_code == 0, result.output
     assert "28 more entities not listed" in result.output
     assert "phv_08" not in result.output
@@ -49,7 +62,8 @@ def test_import_then_show_the_imported_set(long_csv: Path, tmp_path: Path) -> No
     assert "--set data.source=mine" in result.output
     assert (tmp_path / "data" / "datasets" / "mine.npz").is_file()
     shown = runner.invoke(
-        app, ["data", "show", *SPAN_ARGS, "--set", "data.source=mine", "--max-rows", "1"]
+        app,
+        ["data", "show", *SPAN_ARGS, "--set", "data.source=mine", "--max-rows", "1", "--no-plot"],
     )
     assert shown.exit_code == 0, shown.output
     assert "source mine" in shown.output
