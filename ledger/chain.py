@@ -16,6 +16,7 @@ not import the exchange. See :mod:`ledger.records` and :mod:`ledger.block` for t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -165,8 +166,6 @@ class Ledger:
 
     def params(self, height: int) -> dict[str, Any]:
         """The clearing parameters of block ``height``."""
-        import json
-
         header = self.header(height)
         data = self.store.params(header.params_hash)
         if data is None:

@@ -79,14 +79,17 @@ def _check_bound(bound: SlotBound, name: str) -> None:
 
 def _events(
     ledger: Ledger, first: SlotBound, last: SlotBound
-) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+) -> Iterator[tuple[int, bool, list[dict[str, Any]]]]:
+    """``(slot, in range, certificate events)`` of every block up to ``last``."""
     _check_bound(first, "from")
     _check_bound(last, "to")
     if not ledger.store.keeps_records:
         raise LedgerError("origin queries need the records; this ledger keeps only hashes")
     for header in ledger.blocks():
-        if _in_range(header.slot, header.start, first, last):
-            yield header.slot, ledger.bodies(header.height, RecordKind.CERTIFICATE)
+        if not _in_range(header.slot, header.start, None, last):
+            continue
+        inside = _in_range(header.slot, header.start, first, None)
+        yield header.slot, inside, ledger.bodies(header.height, RecordKind.CERTIFICATE)
 
 
 def consumption_by_origin(
@@ -109,7 +112,9 @@ def consumption_by_origin(
     import pandas as pd
 
     rows: list[tuple[Any, ...]] = []
-    for slot, events in _events(ledger, first, last):
+    for slot, inside, events in _events(ledger, first, last):
+        if not inside:
+            continue
         issued = {e["cert"]: e for e in events if e["event"] == "issue"}
         for e in events:
             if e["event"] == "cancel" and e["holder"] == consumer:
@@ -145,7 +150,9 @@ def matched_share(
     import pandas as pd
 
     rows: list[tuple[Any, ...]] = []
-    for slot, events in _events(ledger, first, last):
+    for slot, inside, events in _events(ledger, first, last):
+        if not inside:
+            continue
         issued = {e["cert"]: e for e in events if e["event"] == "issue"}
         consumed = certified = same = 0
         seen = False
@@ -196,7 +203,8 @@ def producer_destinations(
     }
     rows: list[tuple[Any, ...]] = []
     stored_origin: dict[str, tuple[str, int, str, bool]] = {}
-    for slot, events in _events(ledger, None, last):
+    # Blocks before ``first`` are read too: a loss in range may concern energy stored earlier.
+    for slot, inside, events in _events(ledger, first, last):
         issued = {e["cert"]: e for e in events if e["event"] == "issue"}
         for e in events:
             kind = e["event"]
@@ -210,21 +218,14 @@ def producer_destinations(
                         cert["tag"],
                         cert["storage"],
                     )
-                if origin["producer"] != producer:
+                if origin["producer"] != producer or not inside:
                     continue
                 to = e["device"] if kind == "store" else e["holder"]
-                row = (slot, origin["slot"], fates[kind], to, cert["tag"], cert["storage"], e["wh"])
+                rows.append(
+                    (slot, origin["slot"], fates[kind], to, cert["tag"], cert["storage"], e["wh"])
+                )
             elif kind == "lose" and e["cert"] in stored_origin:
                 who, origin_slot, tag, storage = stored_origin[e["cert"]]
-                if who != producer:
-                    continue
-                row = (slot, origin_slot, "lost", e["device"], tag, storage, e["wh"])
-            else:
-                continue
-            if _in_range(slot, None, first if isinstance(first, int) else None, None):
-                rows.append(row)
-    frame = pd.DataFrame(rows, columns=list(PRODUCER_COLUMNS))
-    if isinstance(first, str):
-        keep = {h.slot for h in ledger.blocks() if _in_range(h.slot, h.start, first, None)}
-        frame = frame[frame["slot"].isin(keep)].reset_index(drop=True)
-    return frame
+                if who == producer and inside:
+                    rows.append((slot, origin_slot, "lost", e["device"], tag, storage, e["wh"]))
+    return pd.DataFrame(rows, columns=list(PRODUCER_COLUMNS))
