@@ -274,3 +274,16 @@ def test_agent_totals_balance_money() -> None:
     assert totals["home_02"].sold_wh == 400
     assert totals["home_02"].received == 215 + 570
     assert sum(t.paid for t in totals.values()) == sum(t.received for t in totals.values())
+
+
+def test_the_seed_decides_cda_arrival() -> None:
+    # The same four orders in the same submission order: each seed is its own arrival order,
+    # and across seeds the trades differ (e.g. whether b1 or b2 meets s1 first).
+    outcomes = {
+        tuple(trades(clear(CDA_SEQUENCE, ClearingParams(mechanism="cda", seed=seed))))
+        for seed in range(24)
+    }
+    assert len(outcomes) > 1
+    for seed in (0, 5):
+        params = ClearingParams(mechanism="cda", seed=seed)
+        assert clear(CDA_SEQUENCE, params) == clear(list(CDA_SEQUENCE), params)
