@@ -203,7 +203,7 @@ class CertificateBook:
             row.consumed += wh
         elif kind == "store":
             device = _text(event, "device", where)
-            self._stored[device].setdefault(cert_id, []).append([start, end])
+            _put(self._stored[device].setdefault(cert_id, []), start, end, None)
             self._stored_origin[cert_id] = cert.origin
             self.storage[device][0] += wh
             row.stored += wh
@@ -247,12 +247,13 @@ class CertificateBook:
             src_start = _positive(source, "start", where, allow_zero=True)
             if _positive(source, "wh", where) != wh:
                 raise CertificateError(f"{where}: source wh {source['wh']} differs from wh {wh}")
-            self._draw(device, src_cert, src_start, src_start + wh, where)
-            if self._stored_origin[src_cert] != origin:
+            stored_origin = self._stored_origin.get(src_cert)
+            if stored_origin is not None and stored_origin != origin:
                 raise CertificateError(
                     f"{where}: origin {origin} differs from the stored certificate's "
-                    f"{self._stored_origin[src_cert]}: energy through storage keeps its origin"
+                    f"{stored_origin}: energy through storage keeps its origin"
                 )
+            self._draw(device, src_cert, src_start, src_start + wh, where)
             self.storage[device][1] += wh
         self._issued_ids.add(cert_id)
         self._live[cert_id] = _Cert(tag, origin, storage, [[0, wh, holder]])
@@ -356,9 +357,22 @@ def _take(
     )
 
 
-def _put(holdings: list[list[Any]], start: int, end: int, holder: str) -> None:
-    holdings.append([start, end, holder])
-    holdings.sort(key=lambda r: r[0])
+def _put(ranges: list[list[Any]], start: int, end: int, holder: str | None) -> None:
+    """Add ``[start, end)`` to sorted ranges, merging neighbours of the same holder.
+
+    Merging lets a later event name a range that arrived in pieces (two trades from the same
+    seller, say) as one. ``holder`` ``None`` is for device stores, whose ranges are ``[lo, hi]``.
+    """
+    ranges.append([start, end] if holder is None else [start, end, holder])
+    ranges.sort(key=lambda r: r[0])
+    merged: list[list[Any]] = []
+    for r in ranges:
+        last = merged[-1] if merged else None
+        if last is not None and last[1] == r[0] and last[2:] == r[2:]:
+            last[1] = r[1]
+        else:
+            merged.append(r)
+    ranges[:] = merged
 
 
 # ---------------------------------------------------------------------------------------------

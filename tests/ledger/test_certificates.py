@@ -218,3 +218,28 @@ def test_conservation_on_random_streams(slots: list[Any]) -> None:
         assert ranges[0][0] == 0
         assert ranges[-1][1] == size
         assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges)), cert
+
+
+def test_a_range_received_in_pieces_can_be_retired_at_once() -> None:
+    events = [
+        {"event": "issue", "slot": 4, "cert": "4-0", "holder": "p", "device": "p/pv", "tag": "pv",
+         "wh": 300, "storage": False, "origin": {"producer": "p", "tag": "pv", "slot": 4},
+         "source": None},
+        {"event": "transfer", "slot": 4, "cert": "4-0", "start": 0, "wh": 100, "from": "p",
+         "to": "c", "trade": "t1"},
+        {"event": "transfer", "slot": 4, "cert": "4-0", "start": 100, "wh": 100, "from": "p",
+         "to": "c", "trade": "t2"},
+        {"event": "consume", "slot": 4, "holder": "c", "wh": 250},
+        {"event": "cancel", "slot": 4, "cert": "4-0", "start": 0, "wh": 200, "holder": "c"},
+        {"event": "store", "slot": 4, "cert": "4-0", "start": 200, "wh": 50, "holder": "p",
+         "device": "p/bat"},
+        {"event": "store", "slot": 4, "cert": "4-0", "start": 250, "wh": 50, "holder": "p",
+         "device": "p/bat"},
+    ]  # fmt: skip
+    book = check_events([(4, events)])
+    assert book.totals[(4, "pv")].consumed == 200
+    book.begin_block(5)
+    book.apply({"event": "lose", "slot": 5, "cert": "4-0", "start": 200, "wh": 100,
+                "device": "p/bat"})  # fmt: skip
+    book.end_block()
+    assert book.stored_wh("p/bat") == 0
