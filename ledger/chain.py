@@ -253,17 +253,21 @@ class Ledger:
             start=start,
         )
         header_bytes = header.encode()
-        self.store.append(
-            StoredBlock(
-                height=height,
-                header=header_bytes,
-                hash=block_hash(header_bytes),
-                leaves=b"".join(leaves),
-                records=data,
-                params_hash=header.params_hash,
-                params=params_bytes,
+        try:
+            self.store.append(
+                StoredBlock(
+                    height=height,
+                    header=header_bytes,
+                    hash=block_hash(header_bytes),
+                    leaves=b"".join(leaves),
+                    records=data,
+                    params_hash=header.params_hash,
+                    params=params_bytes,
+                )
             )
-        )
+        except BaseException:
+            self._book = None  # it has seen this block's events: rebuild from the store
+            raise
         if self._history_cache is not None:
             self._history_cache.append(sha(b"\x00" + header_bytes))
         self._last_slot = slot

@@ -166,6 +166,12 @@ class SqliteStore:
         conn = self._db
         conn.execute("BEGIN IMMEDIATE")
         try:
+            (count,) = conn.execute("SELECT count(*) FROM blocks").fetchone()
+            if count != block.height:
+                raise LedgerError(
+                    f"{self.path}: the file now has {count} blocks, this writer expected "
+                    f"{block.height}: another process is writing to it"
+                )
             conn.execute(
                 "INSERT OR IGNORE INTO params VALUES (?, ?)", (block.params_hash, block.params)
             )

@@ -224,3 +224,17 @@ def test_writer_killed_mid_run_leaves_a_ledger_that_verifies(tmp_path: Path, run
             community.block()
         ledger.append_block(**community.block())
         assert ledger.verify().ok
+
+
+def test_a_second_writer_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "shared.ledger"
+    first = _write(path, 3)
+    second = Ledger.open(path)
+    first.append_block(50, {})
+    with pytest.raises(LedgerError, match="another process is writing"):
+        second.append_block(51, {})
+    first.close()
+    second.close()
+    with Ledger.open(path, read_only=True) as ledger:
+        assert ledger.verify().ok
+        assert len(ledger) == 4
