@@ -78,7 +78,7 @@ class Community:
             }
             for i, a in enumerate(buyers)
         ]
-        trades = []
+        trades: list[dict[str, Any]] = []
         for seller in sellers:
             for buyer in rng.sample(buyers, 2):
                 q = rng.randrange(50, 600)
