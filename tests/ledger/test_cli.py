@@ -117,3 +117,29 @@ def test_console_script_exit_codes(ledger_file: Path, tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "truncated" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_verify_replay_with_the_exchange(tmp_path: Path) -> None:
+    from exchange import ClearingParams, Order, clear
+
+    params = ClearingParams(mechanism="cda", seed=3)
+    orders = [
+        Order.sell("s1", "home_03", 1200, "pv", 1850),
+        Order.buy("b1", "home_07", 800, {"pv": 2300, "battery": 2100}),
+        Order.buy("b2", "home_08", 800, {"pv": 1900}),
+    ]
+    trades = clear(orders, params).to_dict()["trades"]
+    assert trades
+    honest, forged = tmp_path / "honest.ledger", tmp_path / "forged.ledger"
+    for path, recorded in ((honest, trades), (forged, [{**trades[0], "price": 1}, *trades[1:]])):
+        with Ledger.open(path, create=True) as ledger:
+            ledger.append_block(
+                0, params.to_dict(), orders=[o.to_dict() for o in orders], trades=recorded
+            )
+    code, out = _invoke("verify", str(honest), "--replay")
+    assert code == 0
+    assert "replay" in out
+    code, out = _invoke("verify", str(forged), "--replay")
+    assert code == 1
+    assert "block 0, record 3: replay" in out
+    assert _invoke("verify", str(forged))[0] == 0  # without replay the hashes are all consistent
