@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:
     from p2p_env.config import GymConfig
     from p2p_env.sim.community import Community
+    from p2p_env.sim.series import SlotSeries
 
 ENTRY_POINT_GROUP = "p2p_gym.policies"
 AGENT_TYPES = ("home", "phv", "office")
@@ -39,6 +40,14 @@ class PolicyContext:
     """Forecast horizon of the observations, slots."""
     observation_size: int
     action_size: int
+    series: SlotSeries
+    """The episode's time series (realised values: only a perfect-foresight oracle reads it)."""
+    episode_start: int
+    """Index in ``series`` of the episode's first slot."""
+    episode_slots: int
+    """Length of the episode in slots."""
+    price_min_ticks: int
+    price_max_ticks: int
 
 
 @runtime_checkable

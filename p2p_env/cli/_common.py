@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import NoReturn, TypeVar
 
 import typer
@@ -13,7 +15,8 @@ from p2p_env.config import ConfigError, GymConfig, load_config
 
 T = TypeVar("T")
 
-console = Console()
+# Off a terminal rich would wrap tables at 80 columns; logs and pipes get a wider page.
+console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True)
 
 EXIT_FAILURE = 1
@@ -50,6 +53,20 @@ def progress(items: Iterable[T], *, total: int | None = None, description: str =
     )
     with Progress(*columns, console=err_console, disable=not err_console.is_terminal) as bar:
         yield from bar.track(items, total=total, description=description)
+
+
+@contextmanager
+def progress_counter(total: int, description: str) -> Iterator[Callable[[], None]]:
+    """A rich progress bar advanced by calling the yielded function; silent off a terminal."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, disable=not err_console.is_terminal) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda: bar.advance(task)
 
 
 def not_yet_available(command: str, issue: int) -> NoReturn:

@@ -16,8 +16,6 @@ from p2p_env.cli._common import not_yet_available
 _ANY_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 COMMANDS: dict[str, tuple[str, int]] = {
-    "evaluate": ("Score a policy: the demonstration's bill-improvement table.", 7),
-    "report": ("Compare evaluated policies side by side.", 7),
     "train": ("Train RL policies with stable-baselines3 or Ray RLlib.", 8),
     "sweep": ("Sweep seeds and hyperparameters with Ray Tune.", 8),
     "bench": ("Measure stepping, clearing and ledger throughput.", 9),

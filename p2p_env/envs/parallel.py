@@ -131,19 +131,12 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         # One space object per type: observation_space(agent) returns the same object each call.
         self._obs_space = {a: obs_spaces[t] for a, t in self.agent_type.items()}
         self._action_space = {a: action_spaces[t] for a, t in self.agent_type.items()}
-        self.context = PolicyContext(
-            config=self.config,
-            community=community,
-            tags=self.sim.tags,
-            horizon=env_config.forecast_horizon_slots,
-            observation_size=builder.size,
-            action_size=self.sim.action_size,
-        )
         self._period = self._period_slots(period)
         self.period = period
         self.np_random, self.np_random_seed = seeding.np_random(seed)
         self._forecast_rng = np.random.default_rng(0)
         self._end_slot = 0
+        self.context = self._context(self._period[0], self.config.env.episode_days * 48)
         self._zero_action = np.zeros(self.sim.action_size, dtype=np.float32)
         self.last: SlotResult | None = None
         self.renderer = Renderer(self) if render_mode else None
@@ -187,6 +180,7 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         market_seed = int(self.np_random.integers(0, 2**63))
         self._forecast_rng = np.random.default_rng(int(self.np_random.integers(0, 2**63)))
         self.sim.reset(slot, phv_initial_soc=phv_soc, seed=market_seed)
+        self.context = self._context(slot, self._end_slot - slot)
         self.agents = self.possible_agents[:]
         self.last = None
         if self.renderer:
@@ -260,6 +254,21 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
     @property
     def slots_per_day(self) -> int:
         return 1440 // self.sim.series.slot_minutes
+
+    def _context(self, start: int, slots: int) -> PolicyContext:
+        return PolicyContext(
+            config=self.config,
+            community=self.sim.community,
+            tags=self.sim.tags,
+            horizon=self.config.env.forecast_horizon_slots,
+            observation_size=self.observations_builder.size,
+            action_size=self.sim.action_size,
+            series=self.sim.series,
+            episode_start=start,
+            episode_slots=slots,
+            price_min_ticks=self.sim.price_min,
+            price_max_ticks=self.sim.price_max,
+        )
 
     def observe_all(self) -> NDArray[np.float32]:
         """Observations of every agent as one ``agents x features`` array (agent order)."""

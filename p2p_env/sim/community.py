@@ -21,8 +21,9 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
-HOME_CONTRACT_KW = 3.0
-"""A home's largest load, kW: the 30 A contract of TEPCO meter-rate lighting B (100 V x 30 A)."""
+HOME_CONTRACT_KW = 6.0
+"""A home's largest load, kW: the 60 A contract, the largest of TEPCO meter-rate lighting B (and
+the cap of the generated household loads)."""
 
 
 class AgentKind(IntEnum):
@@ -85,6 +86,13 @@ class Community:
     @property
     def has_office(self) -> bool:
         return bool(np.any(self.kind == AgentKind.OFFICE))
+
+    def storage_capacity_wh(self) -> FloatArray:
+        """Per agent, storage capacity in Wh (home battery or PHV; 0 without storage)."""
+        capacity = np.zeros(self.n_agents)
+        capacity[self.index(AgentKind.HOME)[self.battery_home]] = self.batteries.capacity_wh
+        capacity[self.index(AgentKind.PHV)] = self.phvs.capacity_wh
+        return capacity
 
     def index(self, kind: AgentKind) -> IntArray:
         """Agent indices of one kind, in agent order."""

@@ -95,10 +95,15 @@ def test_bad_arguments_exit_2() -> None:
     assert result.exit_code == 2
 
 
-def test_demo_runs_on_the_default_config() -> None:
-    result = runner.invoke(app, ["demo"], terminal_width=200)
+def test_demo_runs_on_the_default_config(tmp_path: Path) -> None:
+    # make demo runs the whole of August with 3 seeds; the test takes one day and one seed.
+    out = tmp_path / "demo"
+    args = ["demo", "--period", "2020-08-03:2020-08-03", "--seeds", "1", "--out", str(out)]
+    result = runner.invoke(app, args, terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "20 homes, 9 PHVs" in result.stdout
+    assert "bill improvement of 'rule' against grid_only" in result.stdout
+    assert (out / "summary.json").is_file()
 
 
 @pytest.mark.parametrize("name", sorted(planned.COMMANDS))
