@@ -7,7 +7,6 @@ Exit codes of ``verify``: 0 valid, 1 invalid (the report names the first bad blo
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import typer
 from rich.table import Table
@@ -29,13 +28,8 @@ def _open(path: str) -> Ledger:
 
 
 def _exchange_replay() -> ReplayHook:
-    """Re-clear with p2p-gym's exchange: the trades recorded are ``ClearingResult`` trades."""
-    from exchange import ClearingParams, clear, orders_from_dicts
-
-    def replay(params: dict[str, Any], orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        result = clear(orders_from_dicts(orders), ClearingParams.from_dict(params))
-        trades: list[dict[str, Any]] = result.to_dict()["trades"]
-        return trades
+    """Re-clear with p2p-gym's exchange, as the environment recorded each slot."""
+    from p2p_env.sim.exchange_market import replay
 
     return replay
 

@@ -42,8 +42,13 @@ def clearing_params(config: GymConfig, community: Community) -> ClearingParams:
 
 
 def trade_records(result: ClearingResult) -> list[dict[str, Any]]:
-    """The ledger's trade records: each trade's dict with ``id`` = its position (``t0``...)."""
-    return [{"id": f"t{k}", **t.to_dict()} for k, t in enumerate(result.trades)]
+    """The ledger's trade records, in the exchange's trade sequence.
+
+    A trade is referred to (by certificate transfers) as ``t<k>``: the k-th trade record of the
+    slot's block. The records are exactly the exchange's ``ClearingResult.to_dict()["trades"]``,
+    so any re-clearing of the recorded orders reproduces them byte for byte.
+    """
+    return [t.to_dict() for t in result.trades]
 
 
 def replay(params: dict[str, Any], orders: list[dict[str, Any]]) -> list[dict[str, Any]]:

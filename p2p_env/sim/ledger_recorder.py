@@ -130,9 +130,8 @@ class LedgerRecorder:
                 self.discharge_tag[i],
             )
         tags = outcome.records["params"]["tags"]
-        for trade_id, (buyer, seller, tag, wh, _) in zip(
-            (t["id"] for t in outcome.records["trades"]), outcome.trades, strict=True
-        ):
+        for k, (buyer, seller, tag, wh, _) in enumerate(outcome.trades):
+            trade_id = f"t{k}"  # the k-th trade record of this block
             moved = reg.transfer(agents[seller], agents[buyer], tags[tag], wh, trade=trade_id)
             rest_tag = self.discharge_tag.get(seller)
             if moved < wh and rest_tag is not None and rest_tag != tags[tag]:

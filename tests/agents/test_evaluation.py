@@ -94,7 +94,7 @@ def test_evaluate_cli_writes_the_report_folder(tmp_path: Path) -> None:
     assert list((out / "tensorboard").glob("events.out.tfevents.*"))
     per_agent = pd.read_parquet(out / "per_agent.parquet")
     assert len(per_agent) == 2 * 30
-    verify = runner.invoke(app, ["ledger", "verify", str(out / "ledger_seed0.sqlite")])
+    verify = runner.invoke(app, ["ledger", "verify", str(out / "ledger_seed0.sqlite"), "--replay"])
     assert verify.exit_code == 0, verify.output
     compare = runner.invoke(
         app, ["report", str(out), str(out), "--figure", str(tmp_path / "c.png")]
