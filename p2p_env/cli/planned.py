@@ -1,8 +1,8 @@
 """Subcommands whose implementation lands with a later issue.
 
 Each is registered so that ``p2p-gym --help`` shows the whole tool; running one says which issue
-tracks it and exits 1. An issue that implements a command gives it a module of its own
-(``<group>_cmd.py`` for a group) and registers that in ``p2p_env/cli/__init__.py``.
+tracks it and exits 1. An issue that implements a command gives it a module of its own and
+registers that in ``p2p_env/cli/__init__.py``.
 """
 
 from __future__ import annotations
@@ -21,26 +21,11 @@ COMMANDS: dict[str, tuple[str, int]] = {
     "bench": ("Measure stepping, clearing and ledger throughput.", 9),
 }
 
-GROUPS: dict[str, tuple[str, tuple[str, ...], int]] = {
-    "exchange": ("The tagged exchange: clear order sets without the environment.", ("clear",), 3),
-    "ledger": ("The hash-chained ledger: verify, show, trace.", ("verify", "show", "trace"), 4),
-    "data": ("Time series: import your own, look at the generated ones.", ("import", "show"), 5),
-}
-
 
 def register(app: typer.Typer) -> None:
     """Add the planned top-level commands to ``app``."""
     for name, (help_text, issue) in COMMANDS.items():
         _add(app, name, f"{help_text} (not available yet: issue {issue})", name, issue)
-
-
-def planned_group(group: str) -> typer.Typer:
-    """A command group whose commands all say which issue tracks them."""
-    help_text, commands, issue = GROUPS[group]
-    sub = typer.Typer(help=help_text, no_args_is_help=True)
-    for command in commands:
-        _add(sub, command, f"Not available yet: issue {issue}.", f"{group} {command}", issue)
-    return sub
 
 
 def _add(app: typer.Typer, name: str, help_text: str, full_name: str, issue: int) -> None:

@@ -116,18 +116,6 @@ def test_planned_command_says_which_issue_and_fails(name: str) -> None:
     assert f"issue {issue}" in result.stderr
 
 
-@pytest.mark.parametrize("group", sorted(planned.GROUPS))
-def test_planned_group_commands_say_which_issue_and_fail(group: str) -> None:
-    _, commands, issue = planned.GROUPS[group]
-    sub = planned.planned_group(group)
-    for command in commands:
-        result = runner.invoke(sub, [command, "whatever"])
-        assert result.exit_code == 1
-        assert f"'p2p-gym {group} {command}' is not available yet (tracked in issue {issue})" in (
-            result.stderr
-        )
-
-
 def test_progress_is_silent_off_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     from p2p_env.cli._common import progress
 
