@@ -9,15 +9,17 @@ their canonical JSON-compatible forms, so ``p2p-gym ledger verify`` can replay e
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from exchange import ClearingParams, ClearingResult, Order, agent_tags, clear
+from ledger.fast import RecordTemplate, trusted_json_many
 from p2p_env.config import GymConfig
 from p2p_env.sim.actions import BUY, SELL, DecodedActions
 from p2p_env.sim.community import Community
-from p2p_env.sim.market import MarketOutcome
+from p2p_env.sim.market import EncodedRecords, MarketOutcome
 from p2p_env.sim.tariffs import ticks
 
 _SEED_STRIDE = 0x9E3779B97F4A7C15  # odd 64-bit constant: distinct slots get distinct seeds
@@ -59,6 +61,42 @@ def replay(params: dict[str, Any], orders: list[dict[str, Any]]) -> list[dict[st
     return trade_records(result)
 
 
+class SlotRecords(Mapping[str, Any]):
+    """A slot's ledger records (``params``, ``orders``, ``trades``, ``rejected``), built on first
+    access: the recorder's fast path reads :class:`~p2p_env.sim.market.EncodedRecords` instead,
+    so a training run never builds these dicts (the parameters of a large community list every
+    agent)."""
+
+    _KEYS = ("params", "orders", "trades", "rejected")
+
+    def __init__(self, params: ClearingParams, orders: list[Order], result: ClearingResult) -> None:
+        self._params = params
+        self._orders = orders
+        self._result = result
+        self._cache: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._cache:
+            if key == "params":
+                value: Any = self._params.to_dict()
+            elif key == "orders":
+                value = [o.to_dict() for o in self._orders]
+            elif key == "trades":
+                value = trade_records(self._result)
+            elif key == "rejected":
+                value = [r.to_dict() for r in self._result.rejected]
+            else:
+                raise KeyError(key)
+            self._cache[key] = value
+        return self._cache[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._KEYS)
+
+    def __len__(self) -> int:
+        return len(self._KEYS)
+
+
 class ExchangeMarket:
     """Clears each slot on :mod:`exchange` (see the module docstring)."""
 
@@ -69,6 +107,11 @@ class ExchangeMarket:
         self.seed = seed
         self.index = {agent: i for i, agent in enumerate(community.agents)}
         self.tag_index = {tag: i for i, tag in enumerate(self.tags)}
+        # The parameters' canonical JSON differs between slots only in the seed: encode the
+        # rest once (for 20,000 homes the agent list is most of a megabyte).
+        fixed = self.base.to_dict()
+        del fixed["seed"]
+        self._params_template = RecordTemplate(fixed, ("seed",))
 
     def reset(self, seed: int) -> None:
         """Seed the arrival order of the coming episode's slots."""
@@ -143,11 +186,11 @@ class ExchangeMarket:
             volume_wh=volume,
             n_orders=len(orders),
             n_rejected=len(result.rejected),
-            records={
-                "params": params.to_dict(),
-                "orders": [o.to_dict() for o in orders],
-                "trades": trade_records(result),
-                "rejected": [r.to_dict() for r in result.rejected],
-            },
+            records=SlotRecords(params, orders, result),
             trades=tuple(trades),
+            encoded=EncodedRecords(
+                params_json=self._params_template.encode((params.seed,)),
+                orders=trusted_json_many(o.to_dict() for o in orders),
+                trades=trusted_json_many(t.to_dict() for t in result.trades),
+            ),
         )

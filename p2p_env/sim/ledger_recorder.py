@@ -27,10 +27,24 @@ from typing import Any
 import numpy as np
 
 from ledger import CertificateRegistry, Ledger
+from ledger.fast import RecordTemplate, trusted_json_many
 from p2p_env.config import GymConfig
 from p2p_env.sim.community import AgentKind, Community
 from p2p_env.sim.market import MarketOutcome, SlotFlows
 from p2p_env.sim.settlement import Settlement
+
+_SETTLEMENT_FIELDS = (
+    "metered_wh",
+    "p2p_bought_wh",
+    "p2p_sold_wh",
+    "p2p_paid",
+    "p2p_received",
+    "grid_bought_wh",
+    "grid_sold_wh",
+    "grid_cost",
+    "grid_revenue",
+    "demand_charge",
+)
 
 
 class LedgerRecorder:
@@ -43,14 +57,27 @@ class LedgerRecorder:
         community: The community (agent ids and kinds).
         path: SQLite file of the first episode; ``None`` keeps ledgers in memory.
         keep_records: In memory, keep every record (``False``: headers and hashes only).
+        fast: Encode records with :mod:`ledger.fast` (same bytes, tested); ``False`` uses the
+            ledger's checked generic encoder for every record.
     """
 
     def __init__(
-        self, community: Community, path: Path | None = None, *, keep_records: bool = True
+        self,
+        community: Community,
+        path: Path | None = None,
+        *,
+        keep_records: bool = True,
+        fast: bool = True,
     ) -> None:
         self.community = community
         self.path = path
         self.keep_records = keep_records
+        self.fast = fast
+        fields = sorted(_SETTLEMENT_FIELDS)
+        self._settlement_fields = fields
+        self._settlement_templates = [
+            RecordTemplate({"agent": agent}, fields) for agent in community.agents
+        ]
         self.episode = -1
         self.ledger: Ledger | None = None
         self.ledger_path: Path | None = None
@@ -99,15 +126,27 @@ class LedgerRecorder:
             self.reset()
         assert self.ledger is not None
         events = self._certificates(flows, outcome)
-        records = outcome.records
-        self.ledger.append_block(
-            flows.slot,
-            records["params"],
-            orders=records["orders"],
-            trades=records["trades"],
-            settlements=self._settlements(flows, settlement),
-            certificates=events,
-        )
+        encoded = outcome.encoded
+        if self.fast and encoded is not None:
+            self.ledger.append_encoded(
+                flows.slot,
+                encoded.params_json,
+                orders=encoded.orders,
+                trades=encoded.trades,
+                settlements=self._encoded_settlements(flows, settlement),
+                certificates=trusted_json_many(events),
+                certificate_events=events,
+            )
+        else:
+            records = outcome.records
+            self.ledger.append_block(
+                flows.slot,
+                records["params"],
+                orders=records["orders"],
+                trades=records["trades"],
+                settlements=self._settlements(flows, settlement),
+                certificates=events,
+            )
         return self.ledger.head_hash.hex()
 
     def close(self) -> None:
@@ -147,21 +186,43 @@ class LedgerRecorder:
             {agents[i]: int(exported[i]) for i in np.flatnonzero(exported).tolist()}
         )
 
+    def _encoded_settlements(self, flows: SlotFlows, s: Settlement) -> list[bytes]:
+        # Columns in the canonical (sorted) key order of the settlement record.
+        columns = _settlement_columns(flows, s)
+        lists = []
+        for name in self._settlement_fields:
+            values = columns[name]
+            # The template writes %d: only integer arrays may take this path (a float would be
+            # truncated here where the generic encoder refuses it).
+            if values.dtype.kind not in "iu":
+                raise TypeError(f"settlement field {name} has dtype {values.dtype}, not integer")
+            lists.append(values.tolist())
+        rows = zip(*lists, strict=True)
+        return [
+            template.format_sorted(row)
+            for template, row in zip(self._settlement_templates, rows, strict=True)
+        ]
+
     def _settlements(self, flows: SlotFlows, s: Settlement) -> list[dict[str, Any]]:
-        columns = {
-            "metered_wh": flows.metered_wh,
-            "p2p_bought_wh": s.p2p_bought_wh,
-            "p2p_sold_wh": s.p2p_sold_wh,
-            "p2p_paid": s.p2p_paid_sen,
-            "p2p_received": s.p2p_received_sen,
-            "grid_bought_wh": s.grid_bought_wh,
-            "grid_sold_wh": s.grid_sold_wh,
-            "grid_cost": s.grid_cost_sen,
-            "grid_revenue": s.grid_revenue_sen,
-            "demand_charge": s.demand_charge_sen,
-        }
+        columns = _settlement_columns(flows, s)
         lists = {name: values.tolist() for name, values in columns.items()}
         return [
             {"agent": agent, **{name: values[i] for name, values in lists.items()}}
             for i, agent in enumerate(self.community.agents)
         ]
+
+
+def _settlement_columns(flows: SlotFlows, s: Settlement) -> dict[str, Any]:
+    """The integer fields of the settlement records, per agent."""
+    return {
+        "metered_wh": flows.metered_wh,
+        "p2p_bought_wh": s.p2p_bought_wh,
+        "p2p_sold_wh": s.p2p_sold_wh,
+        "p2p_paid": s.p2p_paid_sen,
+        "p2p_received": s.p2p_received_sen,
+        "grid_bought_wh": s.grid_bought_wh,
+        "grid_sold_wh": s.grid_sold_wh,
+        "grid_cost": s.grid_cost_sen,
+        "grid_revenue": s.grid_revenue_sen,
+        "demand_charge": s.demand_charge_sen,
+    }

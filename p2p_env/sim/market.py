@@ -40,6 +40,18 @@ class MarketOutcome:
     """What the ledger stores for the slot: ``params``, ``orders``, ``trades``, ``rejected``."""
     trades: Sequence[tuple[int, int, int, int, int]] = ()
     """``(buyer agent, seller agent, tag index, Wh, sen)`` per trade, for certificate transfers."""
+    encoded: EncodedRecords | None = None
+    """The same ``params``, ``orders`` and ``trades`` as canonical JSON bytes, when the market
+    provides them (the recorder's fast path; byte for byte the canonical form of ``records``)."""
+
+
+@dataclass(frozen=True)
+class EncodedRecords:
+    """A slot's market records as canonical JSON (:mod:`ledger.fast`)."""
+
+    params_json: bytes
+    orders: Sequence[bytes]
+    trades: Sequence[bytes]
 
 
 class Market(Protocol):
