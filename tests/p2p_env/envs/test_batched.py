@@ -1,0 +1,110 @@
+"""The batched VecEnv is B separate ParallelEnvs: same trades, rewards and ledger heads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import p2p_env
+from p2p_env.envs.batched import BatchedCommunityVecEnv
+from p2p_env.envs.parallel import P2PCommunityEnv
+from p2p_env.sim.ledger_recorder import LedgerRecorder
+
+
+@pytest.mark.parametrize("mechanism", ["cda", "call"])
+def test_batched_equals_separate_envs(mechanism: str) -> None:
+    overrides = {"market.mechanism": mechanism, "env.episode_days": 1}
+    n_communities, seed = 3, 21
+    vec = BatchedCommunityVecEnv(n_communities=n_communities, seed=seed, **overrides)
+    separate: list[P2PCommunityEnv] = [p2p_env.parallel_env(**overrides) for _ in range(3)]
+    agents = separate[0].possible_agents
+    n = len(agents)
+    assert vec.num_envs == n_communities * n
+
+    obs = vec.reset()
+    for b, env in enumerate(separate):
+        first, _ = env.reset(seed=seed + b)
+        np.testing.assert_array_equal(obs[b * n : (b + 1) * n], np.stack(list(first.values())))
+
+    rng = np.random.default_rng(5)
+    steps = 48 + 10  # past the end of the first episode: auto-reset included
+    trades_seen = 0
+    for _step in range(steps):
+        actions = rng.uniform(-1.1, 1.1, (vec.num_envs, vec.batch.action_size)).astype(np.float32)
+        obs, rewards, dones, infos = vec.step(actions)
+        for b, env in enumerate(separate):
+            rows = slice(b * n, (b + 1) * n)
+            o, r, _, trunc, _ = env.step(dict(zip(agents, actions[rows], strict=True)))
+            assert env.last is not None
+            assert vec.last is not None
+            batch_result = vec.last.results[b]
+            assert tuple(batch_result.outcome.trades) == tuple(env.last.outcome.trades)
+            trades_seen += len(env.last.outcome.trades)
+            np.testing.assert_array_equal(
+                rewards[rows], np.asarray([r[a] for a in agents], dtype=np.float32)
+            )
+            assert bool(dones[rows].all()) == trunc[agents[0]]
+            ended = trunc[agents[0]]
+            if ended:
+                terminal = np.stack([infos[b * n + i]["terminal_observation"] for i in range(n)])
+                np.testing.assert_array_equal(terminal, np.stack(list(o.values())))
+                assert infos[b * n]["TimeLimit.truncated"] is True
+            # The block each step appended (the ledger head after the step).
+            assert batch_result.block_hash == env.last.block_hash != ""
+            if ended:
+                o, _ = env.reset()
+            recorder = env.sim.recorder
+            assert isinstance(recorder, LedgerRecorder)
+            assert vec.head_hashes[b] == recorder.head_hash
+            np.testing.assert_array_equal(obs[rows], np.stack(list(o.values())))
+    assert trades_seen > 0
+    # Different seeds give different communities.
+    assert len(set(vec.head_hashes)) == n_communities
+    assert vec.last is not None
+    assert len({r.block_hash for r in vec.last.results}) == n_communities
+    vec.close()
+    for env in separate:
+        env.close()
+
+
+def test_full_infos_are_the_parallel_envs() -> None:
+    vec = BatchedCommunityVecEnv(n_communities=2, seed=0, full_infos=True)
+    env = p2p_env.parallel_env()
+    agents = env.possible_agents
+    vec.reset()
+    env.reset(seed=0)
+    actions = np.zeros((vec.num_envs, vec.batch.action_size), dtype=np.float32)
+    _, _, _, infos = vec.step(actions)
+    *_, expected = env.step({a: actions[i] for i, a in enumerate(agents)})
+    assert infos[: len(agents)] == [expected[a] for a in agents]
+    assert infos[0] is not infos[1]
+    vec.close()
+    env.close()
+
+
+def test_bad_shapes_are_refused() -> None:
+    vec = BatchedCommunityVecEnv(n_communities=2, seed=0)
+    vec.reset()
+    with pytest.raises(ValueError, match="actions must have shape"):
+        vec.step_async(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="n_communities"):
+        BatchedCommunityVecEnv(n_communities=0)
+    assert vec.get_attr("slots_per_day", [0]) == [48]
+    assert vec.env_is_wrapped(object) == [False] * vec.num_envs
+    vec.close()
+
+
+def test_sb3_vecenv_checker_accepts_it() -> None:
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    vec = VecMonitor(BatchedCommunityVecEnv(n_communities=2, seed=0))
+    obs = vec.reset()
+    assert obs.shape == (vec.num_envs, *vec.observation_space.shape)
+    assert obs.dtype == np.float32
+    for _ in range(3):
+        actions = np.stack([vec.action_space.sample() for _ in range(vec.num_envs)])
+        obs, rewards, _dones, infos = vec.step(actions)
+        assert vec.observation_space.contains(obs[0])
+        assert rewards.shape == (vec.num_envs,)
+        assert len(infos) == vec.num_envs
+    vec.close()
