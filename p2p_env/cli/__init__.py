@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from p2p_env.cli import config_cmd, data_cmd, exchange_cmd, ledger_cmd, planned
+from p2p_env.cli.bench_cmd import bench
 from p2p_env.cli.demo_cmd import demo
 from p2p_env.cli.evaluate_cmd import evaluate, report
 from p2p_env.cli.simulate_cmd import simulate
@@ -24,6 +25,7 @@ app.command("demo")(demo)
 app.command("simulate")(simulate)
 app.command("evaluate")(evaluate)
 app.command("report")(report)
+app.command("bench")(bench)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(exchange_cmd.app, name="exchange")
 app.add_typer(ledger_cmd.app, name="ledger")

@@ -18,7 +18,6 @@ _ANY_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 COMMANDS: dict[str, tuple[str, int]] = {
     "train": ("Train RL policies with stable-baselines3 or Ray RLlib.", 8),
     "sweep": ("Sweep seeds and hyperparameters with Ray Tune.", 8),
-    "bench": ("Measure stepping, clearing and ledger throughput.", 9),
 }
 
 
