@@ -2,12 +2,15 @@
 
 Measures, in one run: a null ``ParallelEnv`` with the same agents and spaces that does nothing
 but build its return dicts (the ceiling any ParallelEnv can reach in Python), the demonstration
-community (30 agents) and generated communities of 200 and 2,000 homes (``community.scale``).
-Actions are drawn before timing; the ledger is in memory. Reported as agent-steps per second and
-as the ratio to the null rate measured in the same run, so the figures survive a noisy machine.
+community (30 agents), 64 demonstration communities through the batched VecEnv
+(:mod:`p2p_env.envs.batched`) and the generated communities ``configs/homes_200.yaml`` and
+``configs/homes_2000.yaml``. Actions are drawn before timing; the ledger is in memory. Reported
+as agent-steps per second and as the ratio to the null rate measured in the same run, so the
+figures survive a noisy machine. ``p2p-gym bench`` runs the full set (20,000 homes, clearing and
+ledger throughput, peak memory, the scaling PNG).
 
-    python experiments/bench_env.py            # demo, 200 and 2,000 homes
-    python experiments/bench_env.py --quick    # demo and 200 homes, shorter runs
+    python experiments/bench_env.py            # demo, batched, 200 and 2,000 homes
+    python experiments/bench_env.py --quick    # demo, batched and 200 homes, shorter runs
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 import p2p_env
+from p2p_env.envs.batched import BatchedCommunityVecEnv
 from p2p_env.envs.parallel import P2PCommunityEnv
 
 
@@ -63,7 +67,11 @@ def agent_steps_per_second(env: Any, steps: int, seed: int = 0) -> float:
     agents = env.possible_agents
     n_actions = env.action_space(agents[0]).shape[0]
     pool = [
-        dict(zip(agents, rng.uniform(-1, 1, (len(agents), n_actions)).astype(np.float32), strict=True))
+        dict(
+            zip(
+                agents, rng.uniform(-1, 1, (len(agents), n_actions)).astype(np.float32), strict=True
+            )
+        )
         for _ in range(min(steps, 256))
     ]
     env.reset(seed=seed)
@@ -76,24 +84,40 @@ def agent_steps_per_second(env: Any, steps: int, seed: int = 0) -> float:
     return steps * len(agents) / elapsed
 
 
+def batched_rate(vec: BatchedCommunityVecEnv, steps: int, seed: int = 0) -> float:
+    """Agent-steps per second of the batched VecEnv over ``steps`` batched steps."""
+    rng = np.random.default_rng(seed)
+    shape = (vec.num_envs, vec.batch.action_size)
+    pool = [rng.uniform(-1, 1, shape).astype(np.float32) for _ in range(4)]
+    vec.reset()
+    start = time.perf_counter()
+    for i in range(steps):
+        vec.step(pool[i % len(pool)])
+    return steps * vec.num_envs / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs, no 2,000 homes")
     args = parser.parse_args()
     steps = 200 if args.quick else 1000
-    cases = [("demo (30 agents)", {}), ("200 homes", {"community.scale": 10})]
+    cases = [("demo (30 agents)", "higashifuji_demo"), ("200 homes", "homes_200")]
     if not args.quick:
-        cases.append(("2,000 homes", {"community.scale": 100}))
+        cases.append(("2,000 homes", "homes_2000"))
     rows = []
     null_rate = None
-    for name, overrides in cases:
-        env = p2p_env.parallel_env(seed=0, **overrides, **{"env.episode_days": 7})
+    for name, config in cases:
+        env = p2p_env.parallel_env(config=config, seed=0, **{"env.episode_days": 7})
         if null_rate is None:
             null_rate = agent_steps_per_second(NullParallelEnv(env), steps * 20)
             rows.append(("null ParallelEnv (30 agents)", len(env.possible_agents), null_rate))
         n_steps = max(steps // max(len(env.possible_agents) // 30, 1), 20)
         rows.append((name, len(env.possible_agents), agent_steps_per_second(env, n_steps)))
         env.close()
+        if config == "higashifuji_demo":
+            vec = BatchedCommunityVecEnv(n_communities=64, seed=0, keep_records=False)
+            rows.append(("batched demo, B = 64", vec.num_envs, batched_rate(vec, steps // 20)))
+            vec.close()
     assert null_rate is not None
     print(f"{'case':32} {'agents':>7} {'agent-steps/s':>15} {'slots/s':>10} {'/ null':>8}")
     for name, agents, rate in rows:

@@ -49,17 +49,18 @@ def agent_infos(
         "clipped_actions": result.decoded.clipped,
         "unsellable": result.decoded.unsellable,
     }
-    lists = {name: np.asarray(values).tolist() for name, values in columns.items()}
+    agents = env.possible_agents
+    keys = (*columns, "soc", "missing_action", "slot_start", "block_hash")
+    lists = [np.asarray(values).tolist() for values in columns.values()]
     # None, not NaN, for agents without storage: NaN != NaN would break equality of infos.
-    lists["soc"] = [None if np.isnan(x) else x for x in result.soc.tolist()]
-    slot_start = str(env.sim.series.slot_time(result.slot))
+    lists.append([None if x != x else x for x in result.soc.tolist()])
     missing_set = set(missing)
+    lists.append([agent in missing_set for agent in agents])
+    n = len(agents)
+    lists.append([str(env.sim.series.slot_time(result.slot))] * n)
+    lists.append([result.block_hash] * n)
+    # One fresh dict per agent, built column-wise (no per-field Python loop per agent).
     return {
-        agent: {
-            **{name: values[i] for name, values in lists.items()},
-            "missing_action": agent in missing_set,
-            "slot_start": slot_start,
-            "block_hash": result.block_hash,
-        }
-        for i, agent in enumerate(env.possible_agents)
+        agent: dict(zip(keys, row, strict=True))
+        for agent, row in zip(agents, zip(*lists, strict=True), strict=True)
     }

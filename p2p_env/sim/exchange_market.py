@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from exchange import ClearingParams, ClearingResult, Order, agent_tags, clear
+from ledger.canonical import canonical_json
 from ledger.fast import RecordTemplate, trusted_json_many
 from p2p_env.config import GymConfig
 from p2p_env.sim.actions import BUY, SELL, DecodedActions
@@ -107,11 +108,17 @@ class ExchangeMarket:
         self.seed = seed
         self.index = {agent: i for i, agent in enumerate(community.agents)}
         self.tag_index = {tag: i for i, tag in enumerate(self.tags)}
+        self._sell_tag_index = np.asarray(
+            [self.tag_index.get(t, 0) if t is not None else 0 for t in community.sell_tag],
+            dtype=np.int64,
+        )
         # The parameters' canonical JSON differs between slots only in the seed: encode the
         # rest once (for 20,000 homes the agent list is most of a megabyte).
         fixed = self.base.to_dict()
         del fixed["seed"]
         self._params_template = RecordTemplate(fixed, ("seed",))
+        self._order_formats = _order_formats(community, self.tags)
+        self._sorted_tags = [self.tag_index[t] for t in sorted(self.tags)]
 
     def reset(self, seed: int) -> None:
         """Seed the arrival order of the coming episode's slots."""
@@ -148,15 +155,39 @@ class ExchangeMarket:
                 out.append(Order.sell(f"{agent}@{slot}", agent, quantities[i], tag, price))
         return out
 
+    def encoded_orders(self, slot: int, decoded: DecodedActions) -> list[bytes]:
+        """Canonical JSON of :meth:`orders`' records, straight from the arrays (same bytes)."""
+        buy_formats, sell_formats = self._order_formats
+        sides = decoded.side.tolist()
+        quantities = decoded.quantity_wh.tolist()
+        # Buy prices in the canonical (sorted tag) order of the "prices" object.
+        buy_prices = decoded.prices[:, self._sorted_tags].tolist()
+        sell_prices = decoded.prices[
+            np.arange(len(sides)), np.maximum(self._sell_tag_index, 0)
+        ].tolist()
+        out: list[bytes] = []
+        for i in np.flatnonzero(decoded.side).tolist():
+            if sides[i] == BUY:
+                out.append((buy_formats[i] % (slot, *buy_prices[i], quantities[i])).encode("utf-8"))
+            elif sides[i] == SELL:
+                out.append(
+                    (sell_formats[i] % (slot, sell_prices[i], quantities[i])).encode("utf-8")
+                )
+        return out
+
     def clear(self, slot: int, decoded: DecodedActions) -> MarketOutcome:
         """Clear the slot and sum the trades per agent and tag."""
         orders = self.orders(slot, decoded)
         params = self.params_for(slot)
         result = clear(orders, params)
-        return self._outcome(orders, params, result)
+        return self._outcome(orders, params, result, self.encoded_orders(slot, decoded))
 
     def _outcome(
-        self, orders: list[Order], params: ClearingParams, result: ClearingResult
+        self,
+        orders: list[Order],
+        params: ClearingParams,
+        result: ClearingResult,
+        encoded_orders: list[bytes],
     ) -> MarketOutcome:
         n, n_tags = self.community.n_agents, len(self.tags)
         bought = np.zeros(n, np.int64)
@@ -190,7 +221,31 @@ class ExchangeMarket:
             trades=tuple(trades),
             encoded=EncodedRecords(
                 params_json=self._params_template.encode((params.seed,)),
-                orders=trusted_json_many(o.to_dict() for o in orders),
+                orders=encoded_orders,
                 trades=trusted_json_many(t.to_dict() for t in result.trades),
             ),
         )
+
+
+def _order_formats(community: Community, tags: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Per agent, %-format strings of its buy and sell order records in canonical JSON.
+
+    A buy takes ``(slot, *prices in sorted tag order, quantity)``, a sell ``(slot, price,
+    quantity)``; the fixed text is written by the checked encoder once, so the result is byte
+    for byte ``canonical_json(order.to_dict())`` (tested).
+    """
+
+    def text(value: Any) -> str:
+        return canonical_json(value).decode("utf-8").replace("%", "%%")
+
+    buys: list[str] = []
+    sells: list[str] = []
+    price_fields = ",".join(f"{text(tag)}:%d" for tag in sorted(tags))
+    for agent, tag in zip(community.agents, community.sell_tag, strict=True):
+        # The id "<agent>@<slot>": the quoted agent and "@", then the slot, then the quote.
+        order_id = text(f"{agent}@")[:-1] + '%d"'
+        head = f'{{"agent":{text(agent)},"id":{order_id},'
+        buys.append(head + f'"prices":{{{price_fields}}},"quantity_wh":%d,"side":"buy"}}')
+        sell_tag = text(tag) if tag is not None else '""'
+        sells.append(head + f'"price":%d,"quantity_wh":%d,"side":"sell","tag":{sell_tag}}}')
+    return buys, sells

@@ -157,3 +157,21 @@ def test_recorder_fast_path_writes_the_generic_blocks(mechanism: str) -> None:
     assert sum(len(fast.bodies(h, RecordKind.TRADE)) for h in range(len(fast))) > 0
     for h in range(len(fast)):
         assert fast.store.records(h) == generic.store.records(h)
+
+
+@pytest.mark.parametrize("config_name", ["higashifuji_demo", "homes_200"])
+def test_encoded_orders_are_the_canonical_order_records(config_name: str) -> None:
+    from p2p_env.sim.actions import decode
+    from p2p_env.sim.exchange_market import ExchangeMarket
+
+    config = load_config(config_name)
+    sim = CommunitySimulator(config, simple_series(config, days=1))
+    market = sim.market
+    assert isinstance(market, ExchangeMarket)
+    rng = np.random.default_rng(1)
+    for slot in (0, 7, 12345):
+        actions = rng.uniform(-1.5, 1.5, (sim.community.n_agents, sim.action_size))
+        decoded = decode(actions, sim.community, sim.price_min, sim.price_max, sim.sell_tag_index)
+        orders = market.orders(slot, decoded)
+        assert len(orders) > 0
+        assert market.encoded_orders(slot, decoded) == [canonical_json(o.to_dict()) for o in orders]
