@@ -9,6 +9,7 @@ their canonical JSON-compatible forms, so ``p2p-gym ledger verify`` can replay e
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -128,7 +129,12 @@ class ExchangeMarket:
         """The slot's parameters: the run's, with a seed drawn from (episode seed, slot)."""
         # Below 2**63: the ledger stores signed 64-bit integers.
         seed = (self.seed * _SEED_STRIDE + slot + 1) % 2**63
-        return self.base.replace(seed=seed)
+        # A copy of the validated base with only the seed changed: ``replace`` would validate
+        # the whole agent table again every slot (O(n log n) for a large community), and a seed
+        # in [0, 2**63) is valid by construction.
+        params = copy.copy(self.base)
+        object.__setattr__(params, "seed", seed)
+        return params
 
     def orders(self, slot: int, decoded: DecodedActions) -> list[Order]:
         """One order per agent that asked to trade, in agent order."""

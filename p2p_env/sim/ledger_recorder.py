@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ledger import CertificateRegistry, Ledger
-from ledger.fast import RecordTemplate, trusted_json_many
+from ledger.fast import RecordTemplate, UncheckedCertificateRegistry, trusted_json_many
 from p2p_env.config import GymConfig
 from p2p_env.sim.community import AgentKind, Community
 from p2p_env.sim.market import MarketOutcome, SlotFlows
@@ -57,8 +57,9 @@ class LedgerRecorder:
         community: The community (agent ids and kinds).
         path: SQLite file of the first episode; ``None`` keeps ledgers in memory.
         keep_records: In memory, keep every record (``False``: headers and hashes only).
-        fast: Encode records with :mod:`ledger.fast` (same bytes, tested); ``False`` uses the
-            ledger's checked generic encoder for every record.
+        fast: Encode records with :mod:`ledger.fast` and produce certificate events without
+            the registry's own per-event re-check (same bytes, tested; ``Ledger.verify`` and a
+            SQLite ledger still check them); ``False`` uses the checked generic paths.
     """
 
     def __init__(
@@ -108,7 +109,7 @@ class LedgerRecorder:
         if self.ledger is not None and self.path is not None:
             self.ledger.close()
         self.episode += 1
-        self.registry = CertificateRegistry()
+        self.registry = UncheckedCertificateRegistry() if self.fast else CertificateRegistry()
         if self.path is None:
             self.ledger = Ledger.in_memory(keep_records=self.keep_records, check_certificates=False)
             return

@@ -11,8 +11,14 @@ from hypothesis import strategies as st
 
 from ledger import Ledger, RecordKind
 from ledger.canonical import INT_MAX, INT_MIN, canonical_json
+from ledger.certificates import CertificateRegistry
 from ledger.errors import CertificateError, RecordError
-from ledger.fast import RecordTemplate, trusted_json, trusted_json_many
+from ledger.fast import (
+    RecordTemplate,
+    UncheckedCertificateRegistry,
+    trusted_json,
+    trusted_json_many,
+)
 from p2p_env.config import load_config
 from p2p_env.sim.ledger_recorder import LedgerRecorder
 from p2p_env.sim.simulator import CommunitySimulator
@@ -151,12 +157,17 @@ def test_recorder_fast_path_writes_the_generic_blocks(mechanism: str) -> None:
         actions = rng.uniform(-1.2, 1.2, (sims[0].community.n_agents, sims[0].action_size))
         hashes = [sim.step(actions).block_hash for sim in sims]
         assert hashes[0] == hashes[1]
+    assert type(recorders[1].registry) is CertificateRegistry  # the checked one
+    assert isinstance(recorders[0], LedgerRecorder)
+    assert isinstance(recorders[0].registry, UncheckedCertificateRegistry)
     fast, generic = (r.ledger for r in recorders if isinstance(r, LedgerRecorder))
     assert fast is not None
     assert generic is not None
     assert sum(len(fast.bodies(h, RecordKind.TRADE)) for h in range(len(fast))) > 0
     for h in range(len(fast)):
         assert fast.store.records(h) == generic.store.records(h)
+    report = fast.verify()  # hashes and certificate conservation, recomputed from the records
+    assert report.ok, report.summary()
 
 
 @pytest.mark.parametrize("config_name", ["higashifuji_demo", "homes_200"])
@@ -175,3 +186,18 @@ def test_encoded_orders_are_the_canonical_order_records(config_name: str) -> Non
         orders = market.orders(slot, decoded)
         assert len(orders) > 0
         assert market.encoded_orders(slot, decoded) == [canonical_json(o.to_dict()) for o in orders]
+
+
+def test_params_for_is_the_validated_replace() -> None:
+    from p2p_env.sim.exchange_market import ExchangeMarket
+
+    config = load_config("higashifuji_demo")
+    sim = CommunitySimulator(config, simple_series(config, days=1))
+    market = sim.market
+    assert isinstance(market, ExchangeMarket)
+    market.reset(2**62 + 3)
+    for slot in (0, 1, 47):
+        params = market.params_for(slot)
+        assert params == market.base.replace(seed=params.seed)
+        assert params.seed != market.base.seed
+    assert market.base.seed == 0  # the base is never changed
