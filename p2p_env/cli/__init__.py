@@ -13,6 +13,7 @@ from p2p_env.cli.bench_cmd import bench
 from p2p_env.cli.demo_cmd import demo
 from p2p_env.cli.evaluate_cmd import evaluate, report
 from p2p_env.cli.simulate_cmd import simulate
+from p2p_env.cli.train_cmd import train
 
 app = typer.Typer(
     name="p2p-gym",
@@ -25,6 +26,7 @@ app.command("demo")(demo)
 app.command("simulate")(simulate)
 app.command("evaluate")(evaluate)
 app.command("report")(report)
+app.command("train")(train)
 app.command("bench")(bench)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(exchange_cmd.app, name="exchange")

@@ -21,6 +21,7 @@ from p2p_env.cli._common import (
     progress_counter,
 )
 from p2p_env.config import DEFAULT_CONFIG
+from p2p_env.policy import Policy
 
 
 def evaluate(
@@ -56,7 +57,14 @@ def evaluate(
                 f"--policy {policy!r} is neither a policy name ({', '.join(available_policies())})"
                 " nor an existing checkpoint path"
             )
-        fail(f"--policy {policy}: loading trained checkpoints lands with the training issue (8)")
+        from agents.rl.checkpoint import CheckpointError, load_checkpoint_policy
+
+        try:
+            chosen_policy: str | Policy = load_checkpoint_policy(path)
+        except CheckpointError as exc:
+            fail(f"--policy: {exc}")
+    else:
+        chosen_policy = policy
     days = (chosen_period.end - chosen_period.start).days + 1
     total = 2 * seeds * days * 48
     ledger_dir = out
@@ -66,10 +74,11 @@ def evaluate(
         try:
             evaluation = run_evaluation(
                 resolved,
-                policy,
+                chosen_policy,
                 chosen_period,
                 list(range(seeds)),
                 ledger_dir=ledger_dir,
+                policy_name=policy,
                 on_slot=tick,
             )
         except EvaluationError as exc:
