@@ -132,6 +132,8 @@ class RunCallback(BaseCallback):
         self.run_logger.steps_per_second(step)
 
     def _on_training_end(self) -> None:
+        # SB3 dumps an iteration's train/ values at the start of the next one: flush the last.
+        self.model.logger.dump(self.num_timesteps)
         if self.last_saved != self.num_timesteps:
             self.checkpoint_and_validate()
 
