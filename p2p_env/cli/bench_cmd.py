@@ -266,7 +266,9 @@ def bench(
     json_: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
     quick: bool = typer.Option(False, "--quick", help="Fewer steps: the whole run under a minute."),
     plot: Path = typer.Option(
-        Path("bench_scaling.png"), "--plot", help="Write the time-per-step curve (PNG) here."
+        Path("reports/bench_scaling.png"),
+        "--plot",
+        help="Write the time-per-step curve (PNG) here.",
     ),
     no_plot: bool = typer.Option(False, "--no-plot", help="Do not write the PNG."),
 ) -> None:
