@@ -108,3 +108,16 @@ def test_sb3_vecenv_checker_accepts_it() -> None:
         assert rewards.shape == (vec.num_envs,)
         assert len(infos) == vec.num_envs
     vec.close()
+
+
+def test_sb3_ppo_learns_on_the_batched_env() -> None:
+    """SB3 trains one shared policy over every agent of every community (a smoke run)."""
+    from stable_baselines3 import PPO
+
+    vec = BatchedCommunityVecEnv(n_communities=2, seed=0)
+    model = PPO("MlpPolicy", vec, n_steps=4, batch_size=60, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=vec.num_envs * 8)
+    assert model.num_timesteps == vec.num_envs * 8
+    actions, _ = model.predict(vec.reset(), deterministic=True)
+    assert actions.shape == (vec.num_envs, vec.batch.action_size)
+    vec.close()
