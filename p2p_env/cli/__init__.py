@@ -13,6 +13,7 @@ from p2p_env.cli.bench_cmd import bench
 from p2p_env.cli.demo_cmd import demo
 from p2p_env.cli.evaluate_cmd import evaluate, report
 from p2p_env.cli.simulate_cmd import simulate
+from p2p_env.cli.sweep_cmd import sweep
 from p2p_env.cli.train_cmd import train
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.command("simulate")(simulate)
 app.command("evaluate")(evaluate)
 app.command("report")(report)
 app.command("train")(train)
+app.command("sweep")(sweep)
 app.command("bench")(bench)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(exchange_cmd.app, name="exchange")

@@ -16,7 +16,6 @@ from p2p_env.cli._common import not_yet_available
 _ANY_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 COMMANDS: dict[str, tuple[str, int]] = {
-    "sweep": ("Sweep seeds and hyperparameters with Ray Tune.", 8),
 }
 
 
