@@ -1,0 +1,435 @@
+"""``oracle``: perfect foresight, one community-wide programme over the whole episode.
+
+The oracle reads the episode's realised series (``context.series``: every load, PV output and
+PHV trip) and solves one programme that minimises the **community's total cost** exactly as the
+simulator bills it (:mod:`p2p_env.sim.settlement` plus gasoline in
+:mod:`p2p_env.sim.simulator`). P2P money moves between members and nets out, so the objective
+is what the community pays outside itself:
+
+* grid purchases of homes and PHVs at the monthly block tariff (convex: one variable per tier
+  and month, so the tiers fill in price order) plus the renewable surcharge;
+* the office's purchases at its energy price plus the demand charge on its monthly peak slot
+  purchase (a peak variable per month);
+* minus buyback revenue at each agent's own buyback price;
+* gasoline for the trip energy a PHV battery cannot supply.
+
+Decisions per slot: battery and PHV charge/discharge (power limits, efficiencies, SoC bounds,
+availability: a PHV charges at home, or at the office while one of its chargers is free, the
+simulator's rule), the P2P energy each agent buys or sells in the community pool (the pool
+balances in every slot; orders within each agent's trade limit; agents without a sell tag never
+sell) and each agent's grid purchase/sale (its metered net minus its P2P net).
+
+Settlement credits every exported Wh at the exporting agent's buyback price, whoever generated
+it, so P2P can route energy to the agents with the best buyback: a FIT home (24 JPY/kWh, above
+the office's grid price and the residential first tier) that buys on the exchange exports its
+own PV at FIT, and the office can even buy from the grid to sell to FIT homes. The programme
+does this wherever the rules allow it, as a bound must; it is why the oracle's savings are far
+above any trading strategy's (see ``experiments`` and the README).
+
+An agent cannot import and export in the same slot (its imbalance is one signed number). Where
+an agent's buyback exceeds its cheapest grid price, the costs alone do not rule that out: the
+linear relaxation then puts the agent's first-tier allowance into one slot bought and sold at
+once. For up to :data:`MAX_BINARIES` such agent-slots the programme is re-solved exactly with one
+binary each (``scipy.optimize.milp``, HiGHS; a few seconds for a few days). Beyond that (a month
+of the demonstration: 4,464 binaries, which HiGHS does not close in minutes) the relaxation is
+kept: its cost :attr:`Plan.cost_sen` is still a true lower bound on any policy's cost, and the
+simulator nets the overlap, so the oracle's realised cost exceeds the bound by at most the
+overlap times (buyback - first-tier price), about 1.2 JPY/kWh x 120 kWh per FIT home and month.
+
+The plan becomes actions that make the exchange realise exactly the planned trades: sellers ask
+``price_min`` on their own tag and buyers bid ``price_max`` on every tag, with the quantities
+rounded to Wh and balanced per slot, so every order fills whatever the mechanism (a buyer's
+remainder flows on to the next tag). The initial PHV states of charge are drawn by the
+environment at reset and are not in the :class:`~p2p_env.policy.PolicyContext`: the first plan
+assumes 0.6, and the first PHV observation triggers a re-plan with the decisions already sent
+for the first slot held fixed (it costs at most that slot's re-optimisation).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from agents._lp import LinearProgram, LPError
+from agents.base import ActionWriter, ObsView, TypedPolicy
+from p2p_env.policy import PolicyContext
+from p2p_env.sim.community import AgentKind, Community
+from p2p_env.sim.series import AT_HOME, AT_OFFICE, SlotSeries
+from p2p_env.sim.settlement import GridTariffs
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+ASSUMED_PHV_SOC = 0.6
+"""Initial PHV state of charge assumed until the PHVs' first observation (the environment draws
+it uniformly in [0.3, 0.9])."""
+MAX_VARIABLES = 3_000_000
+"""Largest programme the oracle builds (a month of the 200-home community is ~1.2 million)."""
+OVERLAP_WH = 0.5
+"""Simultaneous grid purchase and sale (Wh) above which the binary model is solved."""
+MAX_BINARIES = 2000
+"""Largest number of binaries solved exactly (about 13 days of three FIT homes); beyond, the
+plan is the linear relaxation."""
+MILP_TIME_LIMIT_S = 120.0
+
+
+def phv_available(series: SlotSeries, community: Community, slots: slice) -> BoolArray:
+    """Per slot and PHV, whether it can charge: the simulator's ``plugged`` rule, vectorised."""
+    location = series.phv_location[slots]
+    at_office = location == AT_OFFICE
+    charger_free = np.cumsum(at_office, axis=1) <= community.office_chargers
+    available: BoolArray = (location == AT_HOME) | (at_office & charger_free)
+    return available
+
+
+def month_segments(series: SlotSeries, start: int, n_slots: int) -> list[slice]:
+    """Episode-relative slot ranges of each calendar month the episode touches."""
+    times = series.start + (start + np.arange(n_slots)) * np.timedelta64(series.slot_minutes, "m")
+    months = times.astype("datetime64[M]").astype(np.int64)
+    edges = np.flatnonzero(np.diff(months)) + 1
+    bounds = [0, *edges.tolist(), n_slots]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def gasoline_sen_per_wh(context: PolicyContext) -> float:
+    """Gasoline cost of one Wh of trip energy the battery cannot supply (the simulator's rule)."""
+    phv = context.config.community.phv
+    gasoline = context.config.tariffs.gasoline_jpy_per_l
+    return float(phv.km_per_kwh / 1000 / phv.fuel_km_per_l * gasoline * 100)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The oracle's decisions, ``slots x agents`` (Wh; trades are balanced integers)."""
+
+    trade_wh: IntArray
+    """P2P net per slot and agent: positive buys, negative sells."""
+    charge_wh: FloatArray
+    discharge_wh: FloatArray
+    grid_bought_wh: FloatArray
+    grid_sold_wh: FloatArray
+    shortfall_wh: FloatArray
+    """PHV trip energy left to gasoline."""
+    cost_sen: float
+    """The programme's community cost (what the simulator should bill, to rounding)."""
+    used_binaries: bool
+    overlap_wh: float
+    """Simultaneous grid purchase and sale left in the plan (a relaxation, see the module
+    docstring); the simulator nets it, which costs at most ``overlap x (buyback - tier price)``."""
+
+
+class CommunityModel:
+    """The community programme of one episode (see the module docstring)."""
+
+    def __init__(self, context: PolicyContext) -> None:
+        c, s = context.community, context.series
+        self.context = context
+        self.community = c
+        t0, n_slots = context.episode_start, context.episode_slots
+        window = slice(t0, t0 + n_slots)
+        self.n_slots, self.n_agents = n_slots, c.n_agents
+        n_vars = n_slots * c.n_agents * 7
+        if n_vars > MAX_VARIABLES:
+            raise ValueError(
+                f"the oracle's programme for {c.n_agents} agents over {n_slots} slots would have "
+                f"about {n_vars:,} variables; at most {MAX_VARIABLES:,} are supported "
+                "(use a shorter episode or a smaller community)"
+            )
+        self.homes, self.phvs = c.index(AgentKind.HOME), c.index(AgentKind.PHV)
+        self.office = c.index(AgentKind.OFFICE)
+        hours = s.slot_minutes / 60
+        self.hours = hours
+        # Constant part of each agent's meter: load minus PV (PHVs: nothing but charging).
+        load, pv = np.zeros((n_slots, c.n_agents)), np.zeros((n_slots, c.n_agents))
+        load[:, self.homes], pv[:, self.homes] = s.home_load_wh[window], s.home_pv_wh[window]
+        if self.office.size:
+            load[:, self.office[0]] = s.office_load_wh[window]
+            pv[:, self.office[0]] = s.office_pv_wh[window]
+        self.consumption_wh, self.generation_wh = load, pv
+        self.net_wh = load - pv
+        # Storage per agent (zeros without): batteries, then PHVs.
+        n = c.n_agents
+        self.capacity = np.zeros(n)
+        self.charge_w, self.discharge_w = np.zeros(n), np.zeros(n)
+        self.eta_c, self.eta_d = np.ones(n), np.ones(n)
+        self.soc_min, self.soc_max = np.zeros(n), np.zeros(n)
+        self.available = np.zeros((n_slots, n), dtype=np.bool_)
+        self.drive_wh = np.zeros((n_slots, n))
+        self.storage = np.concatenate([self.homes[c.battery_home], self.phvs])
+        for rows, bank in ((self.homes[c.battery_home], c.batteries), (self.phvs, c.phvs)):
+            self.capacity[rows] = bank.capacity_wh
+            self.charge_w[rows] = bank.charge_power_w
+            self.discharge_w[rows] = bank.discharge_power_w
+            self.eta_c[rows] = bank.eta_charge
+            self.eta_d[rows] = bank.eta_discharge
+            self.soc_min[rows] = bank.soc_min
+            self.soc_max[rows] = bank.soc_max
+        self.available[:, self.homes[c.battery_home]] = True
+        if c.n_phv:
+            self.available[:, self.phvs] = phv_available(s, c, window)
+            self.drive_wh[:, self.phvs] = s.phv_drive_wh[window]
+        self.initial_wh = np.zeros(n)
+        self.initial_wh[self.homes[c.battery_home]] = c.batteries.capacity_wh * np.clip(
+            c.battery_initial_soc, c.batteries.soc_min, c.batteries.soc_max
+        )
+        self.initial_wh[self.phvs] = c.phvs.capacity_wh * np.clip(
+            ASSUMED_PHV_SOC, c.phvs.soc_min, c.phvs.soc_max
+        )
+        self.tariffs = GridTariffs.from_config(context.config, c)
+        prices = self.tariffs.residential.prices_ticks
+        if np.any(np.diff(prices) < 0):
+            raise ValueError(
+                f"the oracle needs a block tariff whose prices do not fall with use (convex), "
+                f"got tier prices {prices.tolist()} ticks"
+            )
+        self.months = month_segments(s, t0, n_slots)
+        self.gasoline = gasoline_sen_per_wh(context)
+        self.can_sell = np.asarray([tag is not None for tag in c.sell_tag])
+
+    def cheapest_grid_ticks(self) -> FloatArray:
+        """Per agent, the lowest price it can ever pay the grid for a kWh."""
+        residential = self.tariffs.residential
+        low = float(residential.prices_ticks[0] + residential.surcharge_ticks)
+        cheapest: FloatArray = np.where(
+            self.tariffs.is_office, float(self.tariffs.office_energy_ticks), low
+        )
+        return cheapest
+
+    def solve(
+        self,
+        fixed: dict[int, tuple[float, float, float]] | None = None,
+        idle: IntArray | None = None,
+        binaries: bool = False,
+    ) -> Plan:
+        """Build and solve the programme.
+
+        Args:
+            fixed: Per agent, ``(trade_wh, charge_wh, discharge_wh)`` of the first slot, already
+                sent to the environment.
+            idle: Agents held idle (no trade, no storage) in the first slot: those whose state
+                of charge is not known yet, so that a re-plan can always keep what was sent.
+            binaries: Forbid simultaneous grid purchase and sale with binaries (MILP).
+        """
+        lp = LinearProgram()
+        n_slots, n = self.n_slots, self.n_agents
+        limit = self.community.trade_limit_wh
+        buy = lp.variables((n_slots, n), 0.0, limit)
+        sell = lp.variables((n_slots, n), 0.0, np.where(self.can_sell, limit, 0.0))
+        is_office = self.tariffs.is_office
+        office_ticks = float(self.tariffs.office_energy_ticks)
+        grid_in = lp.variables((n_slots, n), cost=np.where(is_office, office_ticks / 1000, 0.0))
+        grid_out = lp.variables((n_slots, n), cost=-self.tariffs.buyback_ticks / 1000)
+        h = self.hours
+        charge = lp.variables((n_slots, n), 0.0, self.charge_w * h * self.available)
+        discharge = lp.variables((n_slots, n), 0.0, self.discharge_w * h * self.available)
+        energy = lp.variables(
+            (n_slots, n), self.soc_min * self.capacity, self.soc_max * self.capacity
+        )
+        shortfall = lp.variables((n_slots, n), 0.0, self.drive_wh, cost=self.gasoline)
+        # Meter: imbalance (grid) = load - PV + charge - discharge - P2P net.
+        lp.equal(
+            [(1, buy), (-1, sell), (1, grid_in), (-1, grid_out), (-1, charge), (1, discharge)],
+            self.net_wh,
+        )
+        # Storage: energy after the slot = before + stored - drawn - driven (gasoline covers
+        # the shortfall); the level before driving is bounded too (the simulator clips there).
+        st = self.storage
+        if st.size:
+            before = np.concatenate([np.full((1, st.size), -1), energy[:-1, st]])
+            eta_c, eta_d = self.eta_c[st], self.eta_d[st]
+            first = np.zeros((n_slots, st.size))
+            first[0] = self.initial_wh[st]
+            terms = [(1, energy[:, st]), (-eta_c, charge[:, st]), (1 / eta_d, discharge[:, st])]
+            terms.append((-1, shortfall[:, st]))
+            later = (before >= 0).astype(np.float64)
+            lp.equal([*terms, (-later, np.maximum(before, 0))], first - self.drive_wh[:, st])
+            driving = self.drive_wh[:, st] > 0
+            if driving.any():
+                rows = np.nonzero(driving)
+                cols = st[rows[1]]
+                lp.at_most(
+                    [(1, energy[rows[0], cols]), (-1, shortfall[rows[0], cols])],
+                    (self.soc_max * self.capacity)[cols] - self.drive_wh[rows[0], cols],
+                )
+        # The community pool balances in every slot.
+        lp.equal_sums([(1, buy), (-1, sell)], np.zeros(n_slots))
+        # Tariffs per month: residential tiers, office demand charge.
+        residential = np.flatnonzero(~is_office)
+        tariff = self.tariffs.residential
+        lower = np.concatenate(([0], tariff.bounds_wh)).astype(np.float64)
+        width = np.concatenate((np.diff(lower), [np.inf]))
+        tier_cost = (tariff.prices_ticks + tariff.surcharge_ticks) / 1000
+        rate = self.tariffs.office_demand.sen_per_kw_month / (1000 * h)
+        for month in self.months:
+            if residential.size:
+                tiers = lp.variables((residential.size, width.size), 0.0, width, cost=tier_cost)
+                lp.equal_sums(
+                    [(1, tiers), (-1, grid_in[month][:, residential].T)],
+                    np.zeros(residential.size),
+                )
+            if self.office.size:
+                peak = lp.variables((1,), cost=rate)
+                lp.at_most([(1, grid_in[month, self.office[0]]), (-1, peak)], 0.0)
+        if binaries:
+            self._complementarity(lp, grid_in, grid_out)
+        if fixed:
+            agents = np.asarray(list(fixed), dtype=np.int64)
+            values = np.asarray(list(fixed.values()), dtype=np.float64)
+            lp.fix(buy[0, agents], np.maximum(values[:, 0], 0.0))
+            lp.fix(sell[0, agents], np.maximum(-values[:, 0], 0.0))
+            lp.fix(charge[0, agents], values[:, 1])
+            lp.fix(discharge[0, agents], values[:, 2])
+        if idle is not None and idle.size:
+            for block in (buy, sell, charge, discharge):
+                lp.fix(block[0, idle], 0.0)
+        solution = lp.solve(time_limit_s=MILP_TIME_LIMIT_S if binaries else 600.0)
+        overlap = np.minimum(solution[grid_in], solution[grid_out])
+        n_binaries = self.n_slots * self._overlap_agents().size
+        if not binaries and np.any(overlap > OVERLAP_WH) and n_binaries <= MAX_BINARIES:
+            return self.solve(fixed, idle, binaries=True)
+        trade = solution[buy] - solution[sell]
+        keep = np.zeros(n, dtype=np.bool_)
+        if fixed:
+            keep[list(fixed)] = True
+        return Plan(
+            trade_wh=balanced_trades(trade, keep),
+            charge_wh=solution[charge],
+            discharge_wh=solution[discharge],
+            grid_bought_wh=solution[grid_in],
+            grid_sold_wh=solution[grid_out],
+            shortfall_wh=solution[shortfall],
+            cost_sen=solution.objective,
+            used_binaries=binaries,
+            overlap_wh=float(overlap.sum()),
+        )
+
+    def _overlap_agents(self) -> IntArray:
+        """Agents whose buyback beats their cheapest grid price (they gain from an overlap)."""
+        return np.flatnonzero(self.tariffs.buyback_ticks > self.cheapest_grid_ticks())
+
+    def _complementarity(self, lp: LinearProgram, grid_in: IntArray, grid_out: IntArray) -> None:
+        """One binary per slot for each agent whose buyback beats its cheapest grid price."""
+        agents = self._overlap_agents()
+        if not agents.size:
+            return
+        power = (self.charge_w + self.discharge_w) * self.hours
+        big = np.abs(self.net_wh).max(axis=0) + power + self.community.trade_limit_wh + 1.0
+        m = big[agents]
+        z = lp.variables((self.n_slots, agents.size), 0.0, 1.0, integer=True)
+        lp.at_most([(1, grid_in[:, agents]), (-m, z)], 0.0)
+        lp.at_most([(1, grid_out[:, agents]), (m, z)], m)
+
+
+def balanced_trades(trade_wh: FloatArray, keep: BoolArray) -> IntArray:
+    """Round P2P nets to Wh so that each slot's purchases equal its sales exactly.
+
+    The rounding surplus of a slot is taken off the largest orders on the long side; agents in
+    ``keep`` (orders already sent for the first slot) are never changed in the first slot.
+    """
+    q = np.rint(trade_wh).astype(np.int64)
+    for t in np.flatnonzero(q.sum(axis=1) != 0):
+        row = q[t]
+        excess = int(row.sum())
+        side = 1 if excess > 0 else -1
+        movable = ~keep if t == 0 else np.ones_like(keep)
+        candidates = np.flatnonzero((np.sign(row) == side) & movable)
+        for i in candidates[np.argsort(-np.abs(row[candidates]))]:
+            take = min(abs(excess), abs(int(row[i])))
+            row[i] -= side * take
+            excess -= side * take
+            if excess == 0:
+                break
+        if excess != 0:
+            raise LPError(f"cannot balance the planned trades of slot {t} to the Wh")
+    return q
+
+
+class OraclePolicy(TypedPolicy):
+    """Perfect-foresight community optimum (see the module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model: CommunityModel | None = None
+        self.plan: Plan | None = None
+        self.steps: dict[str, int] = {}
+        self.sent: dict[int, tuple[float, float, float]] = {}
+        self.replans = 0
+        self.slot = 0
+        self.unknown = np.zeros(0, dtype=np.int64)
+        """PHVs whose initial state of charge the oracle has not observed yet."""
+
+    def reset(self, context: PolicyContext, seed: int | None = None) -> None:
+        super().reset(context, seed)
+        self.model = CommunityModel(context)
+        self.plan = None
+        self.steps = {}
+        self.sent = {}
+        self.replans = 0
+        self.unknown = self.model.phvs.copy()
+
+    @property
+    def planned_cost_sen(self) -> float:
+        """The community cost of the current plan, sen (NaN before the first action)."""
+        return self.plan.cost_sen if self.plan is not None else float("nan")
+
+    def act(
+        self, agent_type: str, agent_ids: Sequence[str], observations: NDArray[np.float32]
+    ) -> NDArray[np.float32]:
+        self.slot = self.steps.get(agent_type, 0)
+        self.steps[agent_type] = self.slot + 1
+        return super().act(agent_type, agent_ids, observations)
+
+    def _plan_for(self, rows: IntArray, obs: ObsView) -> Plan:
+        """The plan; in the first slot, re-solved when storage turns out to differ from it."""
+        model = self.model
+        if model is None:
+            raise RuntimeError("the oracle was not reset with a context")
+        if self.slot == 0:
+            has_storage = model.capacity[rows] > 0
+            observed = obs.soc * model.capacity[rows]
+            stale = has_storage & (
+                np.abs(observed - model.initial_wh[rows]) > 1e-3 * model.capacity[rows]
+            )
+            self.unknown = np.setdiff1d(self.unknown, rows)
+            if stale.any() or self.plan is None:
+                model.initial_wh[rows[has_storage]] = observed[has_storage]
+                if self.plan is not None:
+                    self.replans += 1
+                self.plan = model.solve(fixed=dict(self.sent), idle=self.unknown)
+        if self.plan is None:
+            raise RuntimeError("the oracle acted after the first slot without a plan")
+        return self.plan
+
+    def _write(self, rows: IntArray, obs: ObsView, out: ActionWriter) -> None:
+        plan = self._plan_for(rows, obs)
+        t = self.slot
+        if t >= plan.trade_wh.shape[0]:
+            raise RuntimeError(f"slot {t} is past the oracle's episode of {plan.trade_wh.shape[0]}")
+        trade = plan.trade_wh[t, rows]
+        charge, discharge = plan.charge_wh[t, rows], plan.discharge_wh[t, rows]
+        out.trade(trade.astype(np.float64))
+        out.prices(np.where(trade > 0, float(out.pmax), float(out.pmin)))
+        out.storage((charge - discharge) / self.model_hours)
+        if t == 0:
+            for i, q, c, d in zip(rows.tolist(), trade.tolist(), charge, discharge, strict=True):
+                self.sent[i] = (float(q), float(c), float(d))
+
+    @property
+    def model_hours(self) -> float:
+        if self.model is None:
+            raise RuntimeError("the oracle was not reset with a context")
+        return self.model.hours
+
+    def act_home(self, rows: IntArray, obs: ObsView, out: ActionWriter) -> None:
+        self._write(rows, obs, out)
+
+    def act_phv(self, rows: IntArray, obs: ObsView, out: ActionWriter) -> None:
+        self._write(rows, obs, out)
+
+    def act_office(self, rows: IntArray, obs: ObsView, out: ActionWriter) -> None:
+        self._write(rows, obs, out)
