@@ -110,6 +110,10 @@ class RunCallback(BaseCallback):
         self.run_logger.steps_per_second(self.num_timesteps)
         if self.settings.max_minutes is not None:
             self.deadline = time.monotonic() + 60 * self.settings.max_minutes
+        if self.num_timesteps == 0:
+            # Validate the untrained policy too: with --residual it is (nearly) the base policy,
+            # so best/ is never worse on validation than where training started.
+            self.checkpoint_and_validate()
 
     def _on_step(self) -> bool:
         for info in self.locals.get("infos", []):

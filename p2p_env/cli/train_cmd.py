@@ -6,6 +6,7 @@ composition root).
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
@@ -23,18 +24,23 @@ def parse_hyperparameters(items: list[str]) -> dict[str, object]:
         if not sep or not key.strip():
             fail(f"--hp {item!r}: expected KEY=VALUE, e.g. --hp learning_rate=3e-4")
         try:
-            out[key.strip()] = yaml.safe_load(value)
+            parsed = yaml.safe_load(value)
         except yaml.YAMLError as exc:
             fail(f"--hp {item!r}: the value is not valid YAML: {exc}")
+        if isinstance(parsed, str):
+            # YAML 1.1 reads 1e-4 (no dot) as a string; a learning rate is meant.
+            with contextlib.suppress(ValueError):
+                parsed = float(parsed)
+        out[key.strip()] = parsed
     return out
 
 
 def train(
     config: str = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Config name or path."),
-    backend: str = typer.Option(
+    backend: str | None = typer.Option(
         None, "--backend", help="sb3 or rllib (default: the config's training.backend)."
     ),
-    algo: str = typer.Option(None, "--algo", help="ppo or sac (sac: sb3 only)."),
+    algo: str | None = typer.Option(None, "--algo", help="ppo or sac (sac: sb3 only)."),
     timesteps: int | None = typer.Option(
         None, "--timesteps", min=1, help="Budget in agent steps (sb3) or env steps (rllib)."
     ),
@@ -73,7 +79,7 @@ def train(
     ),
     num_cpus: int = typer.Option(2, "--num-cpus", min=1, help="CPUs of a local Ray (rllib)."),
     max_minutes: float | None = typer.Option(
-        None, "--max-minutes", min=0.01, help="Stop after this wall time (sb3), with a checkpoint."
+        None, "--max-minutes", min=0.01, help="Stop after this wall time, with a final checkpoint."
     ),
     hp: list[str] = typer.Option([], "--hp", help="Hyperparameter KEY=VALUE (repeatable)."),
     set_: list[str] = typer.Option([], "--set", help=SET_OPTION_HELP),
