@@ -170,6 +170,7 @@ def test_ppo_bootstraps_at_the_truncation() -> None:
     assert stored[-1] == pytest.approx(raw[-1] + expected_bonus[0], rel=1e-5, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_sac_runs() -> None:
     venv = VecMonitor(make("phv"))
     model = SAC("MlpPolicy", venv, seed=1, learning_starts=50, batch_size=32, buffer_size=2_000)
