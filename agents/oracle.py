@@ -31,10 +31,11 @@ an agent's buyback exceeds its cheapest grid price, the costs alone do not rule 
 linear relaxation then puts the agent's first-tier allowance into one slot bought and sold at
 once. For up to :data:`MAX_BINARIES` such agent-slots the programme is re-solved exactly with one
 binary each (``scipy.optimize.milp``, HiGHS; a few seconds for a few days). Beyond that (a month
-of the demonstration: 4,464 binaries, which HiGHS does not close in minutes) the relaxation is
-kept: its cost :attr:`Plan.cost_sen` is still a true lower bound on any policy's cost, and the
-simulator nets the overlap, so the oracle's realised cost exceeds the bound by at most the
-overlap times (buyback - first-tier price), about 1.2 JPY/kWh x 120 kWh per FIT home and month.
+of the demonstration: 4,464 binaries, which HiGHS does not close in minutes), or when HiGHS runs
+out of time, the relaxation is kept: its cost :attr:`Plan.cost_sen` is still a true lower bound
+on any policy's cost, and the simulator nets the overlap, so the oracle's realised cost exceeds
+the bound by at most the overlap times (buyback - first-tier price), about 1.2 JPY/kWh x 120 kWh
+per FIT home and month.
 
 The plan becomes actions that make the exchange realise exactly the planned trades: sellers ask
 ``price_min`` on their own tag and buyers bid ``price_max`` on every tag, with the quantities
@@ -47,6 +48,7 @@ for the first slot held fixed (it costs at most that slot's re-optimisation).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,10 +74,25 @@ MAX_VARIABLES = 3_000_000
 """Largest programme the oracle builds (a month of the 200-home community is ~1.2 million)."""
 OVERLAP_WH = 0.5
 """Simultaneous grid purchase and sale (Wh) above which the binary model is solved."""
-MAX_BINARIES = 2000
-"""Largest number of binaries solved exactly (about 13 days of three FIT homes); beyond, the
-plan is the linear relaxation."""
-MILP_TIME_LIMIT_S = 120.0
+MAX_BINARIES = 600
+"""Largest number of binaries solved exactly (four days of the demonstration's three FIT homes);
+beyond, or when HiGHS does not finish in :data:`MILP_TIME_LIMIT_S`, the plan is the relaxation."""
+MILP_TIME_LIMIT_S = 15.0
+
+
+def check_size(n_agents: int, n_slots: int) -> None:
+    """Refuse a programme above :data:`MAX_VARIABLES` (about 7 variables per agent and slot).
+
+    Raises:
+        ValueError: naming the size and the limit.
+    """
+    n_vars = n_slots * n_agents * 7
+    if n_vars > MAX_VARIABLES:
+        raise ValueError(
+            f"the oracle's programme for {n_agents} agents over {n_slots} slots would have "
+            f"about {n_vars:,} variables; at most {MAX_VARIABLES:,} are supported "
+            "(use a shorter episode or a smaller community)"
+        )
 
 
 def phv_available(series: SlotSeries, community: Community, slots: slice) -> BoolArray:
@@ -117,7 +134,11 @@ class Plan:
     """PHV trip energy left to gasoline."""
     cost_sen: float
     """The programme's community cost (what the simulator should bill, to rounding)."""
+    bound_sen: float
+    """The linear relaxation's cost: no policy runs the episode for less (to rounding)."""
     used_binaries: bool
+    final: bool
+    """False for a preliminary plan (the relaxation, made before every state was known)."""
     overlap_wh: float
     """Simultaneous grid purchase and sale left in the plan (a relaxation, see the module
     docstring); the simulator nets it, which costs at most ``overlap x (buyback - tier price)``."""
@@ -133,13 +154,7 @@ class CommunityModel:
         t0, n_slots = context.episode_start, context.episode_slots
         window = slice(t0, t0 + n_slots)
         self.n_slots, self.n_agents = n_slots, c.n_agents
-        n_vars = n_slots * c.n_agents * 7
-        if n_vars > MAX_VARIABLES:
-            raise ValueError(
-                f"the oracle's programme for {c.n_agents} agents over {n_slots} slots would have "
-                f"about {n_vars:,} variables; at most {MAX_VARIABLES:,} are supported "
-                "(use a shorter episode or a smaller community)"
-            )
+        check_size(c.n_agents, n_slots)
         self.homes, self.phvs = c.index(AgentKind.HOME), c.index(AgentKind.PHV)
         self.office = c.index(AgentKind.OFFICE)
         hours = s.slot_minutes / 60
@@ -204,6 +219,7 @@ class CommunityModel:
         self,
         fixed: dict[int, tuple[float, float, float]] | None = None,
         idle: IntArray | None = None,
+        exact: bool = True,
         binaries: bool = False,
     ) -> Plan:
         """Build and solve the programme.
@@ -213,6 +229,8 @@ class CommunityModel:
                 sent to the environment.
             idle: Agents held idle (no trade, no storage) in the first slot: those whose state
                 of charge is not known yet, so that a re-plan can always keep what was sent.
+            exact: Re-solve with binaries when the relaxation imports and exports at once (see
+                the module docstring); False keeps the relaxation.
             binaries: Forbid simultaneous grid purchase and sale with binaries (MILP).
         """
         lp = LinearProgram()
@@ -290,8 +308,13 @@ class CommunityModel:
         solution = lp.solve(time_limit_s=MILP_TIME_LIMIT_S if binaries else 600.0)
         overlap = np.minimum(solution[grid_in], solution[grid_out])
         n_binaries = self.n_slots * self._overlap_agents().size
-        if not binaries and np.any(overlap > OVERLAP_WH) and n_binaries <= MAX_BINARIES:
-            return self.solve(fixed, idle, binaries=True)
+        wanted = exact and not binaries and np.any(overlap > OVERLAP_WH)
+        if wanted and n_binaries <= MAX_BINARIES:
+            try:
+                exact_plan = self.solve(fixed, idle, binaries=True)
+                return dataclasses.replace(exact_plan, bound_sen=solution.objective)
+            except LPError:
+                pass  # HiGHS did not close the gap in time: keep the relaxation (docstring)
         trade = solution[buy] - solution[sell]
         keep = np.zeros(n, dtype=np.bool_)
         if fixed:
@@ -304,7 +327,9 @@ class CommunityModel:
             grid_sold_wh=solution[grid_out],
             shortfall_wh=solution[shortfall],
             cost_sen=solution.objective,
+            bound_sen=solution.objective,
             used_binaries=binaries,
+            final=exact,
             overlap_wh=float(overlap.sum()),
         )
 
@@ -318,8 +343,9 @@ class CommunityModel:
         if not agents.size:
             return
         power = (self.charge_w + self.discharge_w) * self.hours
-        big = np.abs(self.net_wh).max(axis=0) + power + self.community.trade_limit_wh + 1.0
-        m = big[agents]
+        # The largest imbalance each agent can have in each slot: a tight big-M.
+        big = np.abs(self.net_wh) + power + self.community.trade_limit_wh + 1.0
+        m = big[:, agents]
         z = lp.variables((self.n_slots, agents.size), 0.0, 1.0, integer=True)
         lp.at_most([(1, grid_in[:, agents]), (-m, z)], 0.0)
         lp.at_most([(1, grid_out[:, agents]), (m, z)], m)
@@ -396,11 +422,16 @@ class OraclePolicy(TypedPolicy):
                 np.abs(observed - model.initial_wh[rows]) > 1e-3 * model.capacity[rows]
             )
             self.unknown = np.setdiff1d(self.unknown, rows)
-            if stale.any() or self.plan is None:
+            final = self.unknown.size == 0
+            preliminary = self.plan is not None and not self.plan.final
+            if stale.any() or self.plan is None or (final and preliminary):
                 model.initial_wh[rows[has_storage]] = observed[has_storage]
                 if self.plan is not None:
                     self.replans += 1
-                self.plan = model.solve(fixed=dict(self.sent), idle=self.unknown)
+                # While some states of charge are unknown the plan only decides the first slot
+                # of the agents acting now: the relaxation is enough (the exact model may take
+                # seconds, and it is solved once everything is known).
+                self.plan = model.solve(fixed=dict(self.sent), idle=self.unknown, exact=final)
         if self.plan is None:
             raise RuntimeError("the oracle acted after the first slot without a plan")
         return self.plan
