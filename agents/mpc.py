@@ -52,7 +52,7 @@ from agents.forecast import HISTORY, Forecast, LagForecaster
 from agents.oracle import gasoline_sen_per_wh
 from p2p_env.data import Dataset, load_dataset
 from p2p_env.policy import PolicyContext
-from p2p_env.sim.community import AgentKind
+from p2p_env.sim.community import AgentKind, Community
 from p2p_env.sim.series import AT_HOME, AT_OFFICE
 
 FloatArray = NDArray[np.float64]
@@ -63,7 +63,25 @@ SELL_SHARE = 0.35
 BUY_SHARE = 0.65
 PEAK_SHARE = 0.9
 
+MAX_STORAGE_UNITS = 1000
+"""Most batteries and PHVs the MPC plans (a slot's programme has ~6 x 48 variables per unit; the
+200-home community's 130 units take ~0.1 s a slot)."""
+
 _FORECASTERS: dict[tuple[str, int], LagForecaster] = {}
+
+
+def check_storage_units(community: Community) -> None:
+    """Refuse communities with more than :data:`MAX_STORAGE_UNITS` batteries and PHVs.
+
+    Raises:
+        ValueError: naming the count and the limit.
+    """
+    units = community.batteries.n + community.n_phv
+    if units > MAX_STORAGE_UNITS:
+        raise ValueError(
+            f"the MPC plans every battery and PHV each slot; this community has {units} "
+            f"(at most {MAX_STORAGE_UNITS} are supported: a day would take hours)"
+        )
 
 
 def fitted_forecaster(dataset: Dataset, context: PolicyContext) -> LagForecaster:
@@ -91,6 +109,7 @@ class MPCPolicy(TypedPolicy):
 
     def reset(self, context: PolicyContext, seed: int | None = None) -> None:
         super().reset(context, seed)
+        check_storage_units(context.community)
         dataset = load_dataset(context.config)
         if dataset.n_slots != context.series.n_slots:
             raise ValueError(
