@@ -1,12 +1,11 @@
 """``mpc``: forecast + a rolling linear programme per agent (receding horizon, HiGHS).
 
-Every slot each agent forecasts its next day (:class:`~agents.forecast.LagForecaster`, trained
-on the config's training period) and plans it with a linear programme over the next
+Every slot each agent forecasts its next day and plans it with a linear programme over the next
 :data:`HORIZON` slots (cut at the episode's end); only the first slot of the plan is acted on,
 and the plan is made again at the next slot. The agents with storage are planned together in one
 block-diagonal sparse programme per agent type and slot (one ``scipy.optimize.linprog`` call with
-``method="highs"``; the blocks do not interact), which keeps a month of the demonstration within
-seconds of LP time; agents without storage have nothing to optimise and trade their forecast net.
+``method="highs"``; the blocks do not interact): a month of the demonstration is 2,976 solves of
+about 8 ms. Agents without storage have nothing to optimise and trade their forecast net.
 
 Prices the plans use (ticks of 0.01 JPY/kWh; ``ref`` is the lowest buyback of the tariffs, what a
 typical seller gets, and ``retail`` the agent's marginal grid price from its observation):
@@ -32,10 +31,17 @@ Per type:
   the charge and the next plan sees it); trips draw their energy, and gasoline
   (``gasoline_jpy_per_l``) covers what the battery lacks; V2B discharge when the config allows it;
 * **home without battery, office**: the order is the forecast net of the slot; the office bids
-  the price ceiling when its forecast deficit is within 90 % of the largest it has forecast this
-  episode (a predicted peak: a kWh of peak import costs the demand charge).
+  its grid energy price, and the price ceiling when its forecast deficit is within 90 % of the
+  largest it has forecast this episode (a predicted peak: a kWh of peak import costs the demand
+  charge).
 
-The forecaster is fitted once per data set and process (in memory; nothing is written to disk).
+Forecasts: the observation carries the agent's own forecast of the next few slots
+(``env.forecast_horizon_slots``, 8 by default; the environment's forecast, whose error
+``env.forecast_error_std`` is a config knob, the same the rule baseline reads); the rest of the
+day comes from :class:`~agents.forecast.LagForecaster` (ridge on lags and calendar, trained on the
+config's training period), as does the community forecast above. ``MPCPolicy(near_term="model")``
+takes every slot from the forecaster (measured on August 2020: see the README). The forecaster is
+fitted once per data set and process (in memory; nothing is written to disk).
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ SELL_SHARE = 0.35
 BUY_SHARE = 0.65
 PEAK_SHARE = 0.9
 
+NEAR_TERM = ("observation", "model")
 MAX_STORAGE_UNITS = 1000
 """Most batteries and PHVs the MPC plans (a slot's programme has ~6 x 48 variables per unit; the
 200-home community's 130 units take ~0.1 s a slot)."""
@@ -95,10 +102,19 @@ def fitted_forecaster(dataset: Dataset, context: PolicyContext) -> LagForecaster
 
 
 class MPCPolicy(TypedPolicy):
-    """Forecast + receding-horizon linear programme per agent (see the module docstring)."""
+    """Forecast + receding-horizon linear programme per agent (see the module docstring).
 
-    def __init__(self) -> None:
+    Args:
+        near_term: ``observation``: the slots the observation forecasts (``env.
+            forecast_horizon_slots``) come from it, the rest of the day from the forecaster;
+            ``model``: every slot from the forecaster.
+    """
+
+    def __init__(self, near_term: str = "observation") -> None:
         super().__init__()
+        if near_term not in NEAR_TERM:
+            raise ValueError(f"near_term must be one of {', '.join(NEAR_TERM)}, got {near_term!r}")
+        self.near_term = near_term
         self.forecaster: LagForecaster | None = None
         self.steps: dict[str, int] = {}
         self.slot = 0
@@ -156,7 +172,7 @@ class MPCPolicy(TypedPolicy):
             self.cache = (self.slot, self.forecaster.predict(self.slot, h))
         return self.cache[1]
 
-    def agent_forecast(self, rows: IntArray) -> tuple[FloatArray, FloatArray]:
+    def agent_forecast(self, rows: IntArray, obs: ObsView) -> tuple[FloatArray, FloatArray]:
         """Load and PV forecasts (Wh, ``agents x horizon``) of homes or the office."""
         f = self.forecast()
         h = self.horizon()
@@ -170,6 +186,10 @@ class MPCPolicy(TypedPolicy):
             else:
                 load[j] = f.office_load_kwh[:h] * 1000
                 pv[j] = f.office_pv_kwh[:h] * 1000
+        if self.near_term == "observation":
+            near = min(h, obs.consumption_wh.shape[1])
+            load[:, :near] = obs.consumption_wh[:, :near]
+            pv[:, :near] = obs.pv_wh[:, :near]
         return load, pv
 
     def community_surplus(self) -> FloatArray:
@@ -216,7 +236,7 @@ class MPCPolicy(TypedPolicy):
     # Agents ------------------------------------------------------------------------------------
 
     def act_home(self, rows: IntArray, obs: ObsView, out: ActionWriter) -> None:
-        load, pv = self.agent_forecast(rows)
+        load, pv = self.agent_forecast(rows, obs)
         net = load[:, 0] - pv[:, 0]
         storage = self.community.storage_capacity_wh()[rows] > 0
         if storage.any():
@@ -229,7 +249,7 @@ class MPCPolicy(TypedPolicy):
         self.write_trade(rows, obs, out, net)
 
     def act_office(self, rows: IntArray, obs: ObsView, out: ActionWriter) -> None:
-        load, pv = self.agent_forecast(rows)
+        load, pv = self.agent_forecast(rows, obs)
         net = load - pv
         self.office_peak_wh = max(self.office_peak_wh, float(net.max(initial=0.0)))
         now = net[:, 0]

@@ -80,3 +80,16 @@ def test_runs_on_every_config_or_refuses_clearly(config: str) -> None:
     assert episode.n_rejected.sum() == 0
     assert episode.bad_actions.sum() == 0
     env.close()
+
+
+def test_near_term_choice_is_validated_and_used() -> None:
+    with pytest.raises(ValueError, match="near_term"):
+        MPCPolicy(near_term="psychic")
+    env = p2p_env.parallel_env(period="test")
+    options = {"start": "2020-08-05", "days": 1}
+    a = run_episode(env, MPCPolicy(near_term="model"), seed=1, options=options)
+    b = run_episode(env, MPCPolicy(near_term="observation"), seed=1, options=options)
+    env.close()
+    assert a.n_rejected.sum() == 0
+    # Different forecasts of the coming slot: different orders.
+    assert not np.array_equal(a.p2p_bought_wh, b.p2p_bought_wh)
