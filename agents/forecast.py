@@ -20,6 +20,11 @@ Predictions are clipped at 0 (and at 1.5 times the envelope for PV, which cannot
 day by much). :class:`NoisyOracleForecaster` gives the realised values times seeded noise that
 grows with the lead, for ablations, and :func:`forecast_errors` reports the nMAE
 (``sum |error| / sum actual``) of a forecaster and of persistence of yesterday on any period.
+
+Measured on the demonstration community, trained on 2019-06-17..2020-06-30 (4 s on an idle
+core), tested on August 2020, leads 1-48 (``python experiments/forecast_error.py``): nMAE home
+load 0.35 (persistence 0.47), home PV 0.43 (0.56), office load 0.09 (0.26), office PV 0.43
+(0.55).
 """
 
 from __future__ import annotations
