@@ -99,8 +99,10 @@ class _Features:
             [f(k * angle) for k in (1, 2, 3) for f in (np.sin, np.cos)], axis=1
         )
 
-    def build(self, y: FloatArray, origins: IntArray, lead: int) -> FloatArray:
+    def build(self, y: FloatArray, origins: IntArray, lead: int | IntArray) -> FloatArray:
         """Features ``(origins x entities) x N_FEATURES`` for targets ``origins + lead``.
+
+        ``lead`` is one lead for every origin, or one per origin (same length).
 
         ``y`` is ``slots x entities`` (normalised); only ``y[: origin]`` is read per origin.
         """
@@ -142,7 +144,7 @@ class _Features:
         return np.stack(columns, axis=-1).reshape(-1, N_FEATURES)
 
     @staticmethod
-    def envelope(y: FloatArray, origins: IntArray, lead: int) -> FloatArray:
+    def envelope(y: FloatArray, origins: IntArray, lead: int | IntArray) -> FloatArray:
         """The 7-day maximum at the target's slot of day (``origins x entities``)."""
         target = origins + lead
         days = target[:, None] - SLOTS_PER_DAY * np.arange(1, 8)[None, :]
@@ -223,13 +225,14 @@ class LagForecaster:
         out = np.zeros((y.shape[1], horizon))
         if not y.shape[1]:
             return out
-        origins = np.asarray([t], dtype=np.int64)
-        for lead in range(horizon):
-            x = self.features.build(y, origins, lead)
-            out[:, lead] = x @ self.coef[kind][lead]
-            if kind.endswith("_pv"):
-                cap = PV_ENVELOPE_FACTOR * _Features.envelope(y, origins, lead)[0]
-                out[:, lead] = np.minimum(out[:, lead], cap)
+        # Every lead at once: one "origin" per lead, all equal to t.
+        leads = np.arange(horizon, dtype=np.int64)
+        origins = np.full(horizon, t, dtype=np.int64)
+        x = self.features.build(y, origins, leads).reshape(horizon, y.shape[1], N_FEATURES)
+        out = np.einsum("lef,lf->el", x, self.coef[kind][:horizon])
+        if kind.endswith("_pv"):
+            cap = PV_ENVELOPE_FACTOR * _Features.envelope(y, origins, leads)
+            out = np.minimum(out, cap.T)
         np.maximum(out, 0.0, out=out)
         result: FloatArray = out * scale[:, None]
         return result
