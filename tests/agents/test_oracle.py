@@ -112,3 +112,15 @@ def test_runs_on_every_config_or_refuses_clearly(config: str) -> None:
     assert episode.n_rejected.sum() == 0
     assert episode.bad_actions.sum() == 0
     env.close()
+
+
+@pytest.mark.parametrize("mechanism", ["call", "cda", "midpoint"])
+def test_every_mechanism_fills_the_planned_trades(mechanism: str) -> None:
+    env = p2p_env.parallel_env(period="test", market__mechanism=mechanism)
+    oracle = OraclePolicy()
+    episode = run_episode(env, oracle, seed=5, options={"start": "2020-08-10", "days": 1})
+    env.close()
+    assert oracle.plan is not None
+    np.testing.assert_array_equal(episode.p2p_bought_wh, np.maximum(oracle.plan.trade_wh, 0))
+    np.testing.assert_array_equal(episode.p2p_sold_wh, np.maximum(-oracle.plan.trade_wh, 0))
+    assert abs(episode.cost_sen.sum() - oracle.planned_cost_sen) < TOLERANCE_SEN
