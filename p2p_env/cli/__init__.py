@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from p2p_env.cli import config_cmd, data_cmd, exchange_cmd, ledger_cmd, planned
+from p2p_env.cli import config_cmd, data_cmd, exchange_cmd, ledger_cmd
 from p2p_env.cli.bench_cmd import bench
 from p2p_env.cli.demo_cmd import demo
 from p2p_env.cli.evaluate_cmd import evaluate, report
@@ -34,7 +34,6 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(exchange_cmd.app, name="exchange")
 app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(data_cmd.app, name="data")
-planned.register(app)
 
 
 def main() -> None:

@@ -67,8 +67,3 @@ def progress_counter(total: int, description: str) -> Iterator[Callable[[], None
     with Progress(*columns, console=err_console, disable=not err_console.is_terminal) as bar:
         task = bar.add_task(description, total=total)
         yield lambda: bar.advance(task)
-
-
-def not_yet_available(command: str, issue: int) -> NoReturn:
-    """For subcommands whose implementation lands with a later issue: say so and exit non-zero."""
-    fail(f"'p2p-gym {command}' is not available yet (tracked in issue {issue}).", EXIT_FAILURE)

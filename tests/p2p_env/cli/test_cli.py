@@ -11,12 +11,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from p2p_env.cli import app, planned
+from p2p_env.cli import app
 from p2p_env.config import GymConfig
 
 runner = CliRunner()
 
 SUBCOMMANDS = [
+    "sweep",
     "simulate",
     "evaluate",
     "train",
@@ -104,16 +105,6 @@ def test_demo_runs_on_the_default_config(tmp_path: Path) -> None:
     assert "20 homes, 9 PHVs" in result.stdout
     assert "bill improvement of 'rule' against grid_only" in result.stdout
     assert (out / "summary.json").is_file()
-
-
-@pytest.mark.parametrize("name", sorted(planned.COMMANDS))
-def test_planned_command_says_which_issue_and_fails(name: str) -> None:
-    issue = planned.COMMANDS[name][1]
-    help_text = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"}).output
-    assert f"not available yet: issue {issue}" in help_text
-    result = runner.invoke(app, [name, "--anything", "x"])
-    assert result.exit_code == 1
-    assert f"issue {issue}" in result.stderr
 
 
 def test_progress_is_silent_off_terminal(capsys: pytest.CaptureFixture[str]) -> None:
