@@ -238,6 +238,7 @@ def gross_cost_sen(episode: Episode) -> NDArray[np.int64]:
         episode.p2p_paid_sen
         + episode.grid_cost_sen
         + episode.demand_charge_sen
+        + episode.imbalance_penalty_sen
         + episode.gasoline_sen
     ).sum(axis=0)
     return gross

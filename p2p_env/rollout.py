@@ -46,6 +46,10 @@ class Episode:
     grid_cost_sen: IntArray
     grid_revenue_sen: IntArray
     demand_charge_sen: IntArray
+    undelivered_wh: IntArray
+    """Energy sold on the exchange and not delivered."""
+    imbalance_penalty_sen: IntArray
+    """What the undelivered energy cost at the imbalance price."""
     gasoline_sen: IntArray
     consumption_wh: IntArray
     generation_wh: IntArray
@@ -138,6 +142,8 @@ def run_episode(
         grid_cost_sen=_stack(results, lambda r: r.settlement.grid_cost_sen, i64),
         grid_revenue_sen=_stack(results, lambda r: r.settlement.grid_revenue_sen, i64),
         demand_charge_sen=_stack(results, lambda r: r.settlement.demand_charge_sen, i64),
+        undelivered_wh=_stack(results, lambda r: r.settlement.undelivered_wh, i64),
+        imbalance_penalty_sen=_stack(results, lambda r: r.settlement.imbalance_penalty_sen, i64),
         gasoline_sen=_stack(results, lambda r: r.gasoline_sen, i64),
         consumption_wh=_stack(results, lambda r: r.flows.consumption_wh, i64),
         generation_wh=_stack(results, lambda r: r.flows.generation_wh, i64),
@@ -168,6 +174,7 @@ def community_figures(episode: Episode) -> dict[str, float]:
     * ``peak_grid_import_kw``: the largest community grid import of a slot, as average kW;
     * ``grid_settled_purchases_kwh``: what members bought from the utility in settlement
       (imbalances included), which can exceed the physical import;
+    * ``undelivered_kwh``: energy sold on the exchange and not delivered (imbalance price);
     * ``mean_price_<tag>``: volume-weighted mean P2P price per tag (NaN where nothing traded).
     """
     consumption = float(episode.consumption_wh.sum() + episode.storage_charge_wh.sum()) / 1000
@@ -183,6 +190,7 @@ def community_figures(episode: Episode) -> dict[str, float]:
         "grid_export_kwh": float(exported.sum()),
         "grid_settled_purchases_kwh": float(episode.grid_bought_wh.sum()) / 1000,
         "p2p_kwh": p2p,
+        "undelivered_kwh": float(episode.undelivered_wh.sum()) / 1000,
         "self_sufficiency": 1 - float(imported.sum()) / consumption
         if consumption
         else float("nan"),

@@ -3,7 +3,9 @@
 Every agent gets a fresh dict with, in JPY and kWh (floats for people; the ledger holds the exact
 integers): ``p2p_bought_kwh``, ``p2p_sold_kwh``, ``p2p_paid_jpy``, ``p2p_received_jpy``,
 ``grid_bought_kwh``, ``grid_sold_kwh``, ``grid_cost_jpy``, ``grid_revenue_jpy``,
-``demand_charge_jpy``, ``gasoline_jpy``, ``gasoline_l``, ``net_cost_jpy`` (the reward's cost),
+``demand_charge_jpy``, ``undelivered_kwh`` and ``imbalance_penalty_jpy`` (energy sold and not
+delivered, and what it cost at the imbalance price), ``gasoline_jpy``, ``gasoline_l``,
+``net_cost_jpy`` (the reward's cost),
 ``imbalance_kwh`` (metered minus contracted; settled with the grid), ``storage_curtailed_kwh``
 (set-point the limits did not allow), ``phv_shortfall_kwh`` (trip energy driven on gasoline),
 ``soc`` (``None`` without storage), the action checks ``nonfinite_actions``, ``clipped_actions``,
@@ -39,6 +41,8 @@ def agent_infos(
         "grid_cost_jpy": s.grid_cost_sen / 100,
         "grid_revenue_jpy": s.grid_revenue_sen / 100,
         "demand_charge_jpy": s.demand_charge_sen / 100,
+        "undelivered_kwh": s.undelivered_wh / 1000,
+        "imbalance_penalty_jpy": s.imbalance_penalty_sen / 100,
         "gasoline_jpy": result.gasoline_sen / 100,
         "gasoline_l": result.gasoline_l,
         "net_cost_jpy": result.cost_jpy,

@@ -44,6 +44,8 @@ _SETTLEMENT_FIELDS = (
     "grid_cost",
     "grid_revenue",
     "demand_charge",
+    "undelivered_wh",
+    "imbalance_penalty",
 )
 
 
@@ -226,4 +228,6 @@ def _settlement_columns(flows: SlotFlows, s: Settlement) -> dict[str, Any]:
         "grid_cost": s.grid_cost_sen,
         "grid_revenue": s.grid_revenue_sen,
         "demand_charge": s.demand_charge_sen,
+        "undelivered_wh": s.undelivered_wh,
+        "imbalance_penalty": s.imbalance_penalty_sen,
     }

@@ -2,14 +2,26 @@
 
 P2P trades are contracts: each agent pays (or receives) the trade money for what it bought (or
 sold) on the exchange, whatever then happens physically. The meter decides the rest: the
-**imbalance** ``metered - (bought - sold)`` is settled with the utility, the grid backstop: a
-positive imbalance is bought at the retail tariff (a monthly block tariff for homes and PHVs; the
-business energy price plus a demand charge on the month's peak import for the office), a negative
-one sold at the agent's buyback price. A home that sold energy it then did not have buys the
-shortfall at retail: over-selling costs money, so honest forecasting pays.
+**imbalance** ``i = metered - (bought - sold)`` is settled with the utility, the grid backstop:
 
-Units: Wh, ticks of 0.01 JPY/kWh and sen (0.01 JPY), all integers; P2P money comes from the
-exchange's trades and is conserved exactly among participants.
+* **undelivered sales**: the part of a positive imbalance up to what the agent sold
+  (``min(i, sold)``: energy it sold and did not have) is bought at the **imbalance price**, the
+  market's price ceiling (50 JPY/kWh by default). No sale can then profit from energy the seller
+  does not have, whatever its tariff: without this rule an agent on a cheap tariff (the office,
+  a first-block home) could sell "paper" energy and let the grid supply it, reselling retail;
+* the rest of a positive imbalance is bought at **retail**: a monthly block tariff for homes and
+  PHVs, the business energy price for the office;
+* a negative imbalance is sold at **buyback**: the agent's own price (FIT or post-FIT) for what
+  its own meter physically exported, and the lowest buyback price of the tariffs (the post-FIT
+  price) for contract energy it bought and did not use. A FIT pays only for the home's own
+  surplus, so buying P2P energy to export it at FIT earns nothing;
+* the office's **demand charge** applies to its physical 30-minute import (``max(metered, 0)``),
+  as the utility's meter measures it: paper trades cannot shave it, but V2B discharge, PV and
+  a lower load can.
+
+A home that sells its forecast surplus and falls short pays the imbalance price for the gap:
+honest forecasting pays. Units: Wh, ticks of 0.01 JPY/kWh and sen (0.01 JPY), all integers; P2P
+money comes from the exchange's trades and is conserved exactly among participants.
 """
 
 from __future__ import annotations
@@ -37,8 +49,12 @@ class GridTariffs:
     """Office energy price including its surcharge."""
     office_demand: DemandCharge
     buyback_ticks: IntArray
-    """Per agent, the price the utility pays for exported energy."""
+    """Per agent, the price the utility pays for its own exported energy."""
     is_office: BoolArray
+    resale_ticks: int
+    """Price of contract energy bought and not used: the lowest buyback price of the tariffs."""
+    imbalance_ticks: int
+    """Price of energy sold and not delivered: the market's price ceiling."""
 
     @classmethod
     def from_config(cls, config: GymConfig, community: Community) -> GridTariffs:
@@ -67,6 +83,8 @@ class GridTariffs:
             ),
             buyback_ticks=np.asarray([ticks(p) for p in per_agent], dtype=np.int64),
             is_office=community.kind == AgentKind.OFFICE,
+            resale_ticks=ticks(min(buyback.values())),
+            imbalance_ticks=ticks(config.market.price_max_jpy_per_kwh),
         )
 
 
@@ -75,9 +93,9 @@ class MonthState:
     """What the tariffs remember within a month (reset at each month's first slot)."""
 
     grid_bought_wh: IntArray
-    """Per agent, grid purchases so far this month (block tariff position)."""
+    """Per agent, retail grid purchases so far this month (block tariff position)."""
     peak_import_wh: IntArray
-    """Per agent, the largest slot import from the grid this month (demand charge)."""
+    """Per agent, the largest physical slot import this month (demand charge)."""
     month: int = -1
 
     @classmethod
@@ -101,11 +119,16 @@ class Settlement:
     p2p_paid_sen: IntArray
     p2p_received_sen: IntArray
     grid_bought_wh: IntArray
+    """Energy bought from the grid: at retail plus the undelivered sales."""
     grid_sold_wh: IntArray
     grid_cost_sen: IntArray
-    """Energy charge for grid purchases (block tariff or office energy price)."""
+    """Energy charge for grid purchases at retail (block tariff or office energy price)."""
     grid_revenue_sen: IntArray
     demand_charge_sen: IntArray
+    undelivered_wh: IntArray
+    """Energy sold on the exchange and not delivered (part of ``grid_bought_wh``)."""
+    imbalance_penalty_sen: IntArray
+    """What the undelivered energy cost at the imbalance price."""
     net_cost_sen: IntArray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -116,7 +139,8 @@ class Settlement:
             - self.p2p_received_sen
             + self.grid_cost_sen
             - self.grid_revenue_sen
-            + self.demand_charge_sen,
+            + self.demand_charge_sen
+            + self.imbalance_penalty_sen,
         )
 
 
@@ -141,26 +165,33 @@ def settle(
         state: The month's tariff memory, updated in place.
     """
     imbalance = metered_wh - (p2p_bought_wh - p2p_sold_wh)
-    grid_bought = np.maximum(imbalance, 0)
-    grid_sold = np.maximum(-imbalance, 0)
+    undelivered = np.clip(imbalance, 0, p2p_sold_wh)
+    retail = np.maximum(imbalance, 0) - undelivered
+    exported = np.maximum(-imbalance, 0)
+    own_export = np.minimum(exported, np.maximum(-metered_wh, 0))
+    resold = exported - own_export
     office = tariffs.is_office
-    block = tariffs.residential.charge_sen(state.grid_bought_wh, grid_bought)
-    office_energy = to_sen(grid_bought * tariffs.office_energy_ticks)
+    block = tariffs.residential.charge_sen(state.grid_bought_wh, retail)
+    office_energy = to_sen(retail * tariffs.office_energy_ticks)
     grid_cost = np.where(office, office_energy, block)
+    physical_import = np.maximum(metered_wh, 0)
     demand = np.where(
-        office, tariffs.office_demand.charge_sen(state.peak_import_wh, grid_bought), 0
+        office, tariffs.office_demand.charge_sen(state.peak_import_wh, physical_import), 0
     )
-    revenue = to_sen(grid_sold * tariffs.buyback_ticks)
-    state.grid_bought_wh += grid_bought
-    np.maximum(state.peak_import_wh, grid_bought, out=state.peak_import_wh)
+    revenue = to_sen(own_export * tariffs.buyback_ticks + resold * tariffs.resale_ticks)
+    penalty = to_sen(undelivered * tariffs.imbalance_ticks)
+    state.grid_bought_wh += retail
+    np.maximum(state.peak_import_wh, physical_import, out=state.peak_import_wh)
     return Settlement(
         p2p_bought_wh=p2p_bought_wh,
         p2p_sold_wh=p2p_sold_wh,
         p2p_paid_sen=p2p_paid_sen,
         p2p_received_sen=p2p_received_sen,
-        grid_bought_wh=grid_bought,
-        grid_sold_wh=grid_sold,
+        grid_bought_wh=retail + undelivered,
+        grid_sold_wh=exported,
         grid_cost_sen=grid_cost,
         grid_revenue_sen=revenue,
         demand_charge_sen=demand,
+        undelivered_wh=undelivered,
+        imbalance_penalty_sen=penalty,
     )

@@ -29,6 +29,7 @@ def test_rollout_totals_match_the_settlement() -> None:
         + episode.grid_cost_sen
         - episode.grid_revenue_sen
         + episode.demand_charge_sen
+        + episode.imbalance_penalty_sen
         + episode.gasoline_sen
     )
     np.testing.assert_array_equal(episode.cost_sen, expected)

@@ -100,21 +100,60 @@ def test_settlement_backstop_and_imbalance() -> None:
     metered[0], bought[0], paid[0] = 1000, 600, 1200  # bought 600 P2P, 400 from the grid
     metered[12], sold[12], received[12] = -500, 800, 1600  # sold 800, exported only 500
     metered[17] = -1000  # exports 1 kWh to the grid at FIT 24 (pv_phv group)
+    metered[18], bought[18], paid[18] = -1000, 700, 1400  # FIT home buys 700 it does not use
     metered[-1] = 20_000  # office imports 20 kWh: 40 kW peak
     s = settle(metered, bought, sold, paid, received, tariffs, state)
     assert s.grid_bought_wh[0] == 400
     assert s.grid_cost_sen[0] == round(400 * (1988 + 295) / 1000)
-    assert s.grid_bought_wh[12] == 300  # the shortfall against its sale, at retail
+    # Sold and not delivered: 300 Wh at the imbalance price (50 JPY/kWh), not at retail.
+    assert s.undelivered_wh[12] == 300
+    assert s.grid_bought_wh[12] == 300
+    assert s.grid_cost_sen[12] == 0
+    assert s.imbalance_penalty_sen[12] == 300 * 5000 // 1000
+    assert s.net_cost_sen[12] == 1500 - 1600
+    # Own export at FIT; contract energy bought and not used resold at the post-FIT price.
     assert s.grid_sold_wh[17] == 1000
     assert s.grid_revenue_sen[17] == 2400
+    assert s.grid_sold_wh[18] == 1700
+    assert s.grid_revenue_sen[18] == 2400 + round(700 * 850 / 1000)
     assert s.demand_charge_sen[-1] == 40 * 171_600
     assert s.net_cost_sen[0] == 1200 + s.grid_cost_sen[0]
-    assert s.net_cost_sen[12] == s.grid_cost_sen[12] - 1600
     assert np.all(s.grid_bought_wh * s.grid_sold_wh == 0)
     assert state.grid_bought_wh[0] == 400
+    assert state.grid_bought_wh[12] == 0  # the block tariff counts retail purchases only
     assert state.peak_import_wh[-1] == 20_000
     # A lower office import later in the month adds no demand charge; a new month resets.
     again = settle(metered // 2, bought, sold, paid, received, tariffs, state)
     assert again.demand_charge_sen[-1] == 0
     state.roll(202009)
     assert state.peak_import_wh[-1] == 0
+
+
+def test_paper_trades_do_not_pay() -> None:
+    """Selling energy one does not have, or buying it to export at FIT, never pays."""
+    tariffs = GridTariffs.from_config(CONFIG, COMMUNITY)
+    n = COMMUNITY.n_agents
+    zeros = np.zeros(n, np.int64)
+
+    def community_cost(bought: np.ndarray, sold: np.ndarray, metered: np.ndarray) -> int:
+        state = MonthState.zeros(n)
+        state.roll(202008)
+        price = 5000  # P2P money nets out in the community whatever the price
+        money = bought * price // 1000
+        s = settle(metered, bought, sold, money, sold * price // 1000, tariffs, state)
+        return int(s.net_cost_sen.sum())
+
+    metered = np.full(n, 1000, np.int64)
+    metered[-1] = 20_000
+    base = community_cost(zeros, zeros, metered)
+    # The office (cheap energy price) sells 1 kWh it does not have to a top-block home.
+    bought, sold = zeros.copy(), zeros.copy()
+    sold[-1], bought[0] = 1000, 1000
+    assert community_cost(bought, sold, metered) >= base
+    # A FIT home buys 1 kWh from a post-FIT home's surplus and exports it.
+    metered2 = metered.copy()
+    metered2[12], metered2[17] = -1000, -500
+    base2 = community_cost(zeros, zeros, metered2)
+    bought, sold = zeros.copy(), zeros.copy()
+    sold[12], bought[17] = 1000, 1000
+    assert community_cost(bought, sold, metered2) >= base2
