@@ -21,9 +21,10 @@ tariffs) and act through the documented action layout.
   a 20 % margin, at full power once the departure is close; between 09:00 and 15:00 (cheap
   daytime solar, parked at the office) it charges to full. Its charging energy is bid on the
   exchange like a home's deficit;
-* **office**: buys its forecast deficit at its energy price; when the deficit reaches 90 % of the
-  highest deficit it has forecast this episode (a predicted peak) it bids the price ceiling, since
-  a kWh of peak import costs the demand charge; a surplus is offered like a home's.
+* **office**: buys its forecast deficit at its energy price and offers a surplus like a home. Its
+  demand charge is on its physical import (see :mod:`p2p_env.sim.settlement`), which trading
+  cannot lower: with no storage of its own the office has no lever on its peak in this model
+  (PHV chargers are sub-metered accounts), so the rule does not pay a premium at predicted peaks.
 
 ``zi`` — zero-intelligence constrained traders (Gode and Sunder, JPE 101(1), 1993): the same
 quantities as ``rule`` but prices drawn uniformly (seeded) from what cannot lose money: buyers
@@ -36,7 +37,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agents.base import ActionWriter, ObsView, TypedPolicy
-from p2p_env.policy import PolicyContext
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -48,7 +48,6 @@ STORAGE_TAG_DISCOUNT = 50  # ticks: 0.5 JPY/kWh less for battery- and phv-tagged
 EVENING = (17.0, 24.0)
 SOLAR_HOURS = (9.0, 15.0)
 TRIP_MARGIN = 0.2
-PEAK_SHARE = 0.9
 
 
 def _surplus(obs: ObsView) -> FloatArray:
@@ -69,14 +68,6 @@ class GridOnlyPolicy(TypedPolicy):
 
 class RulePolicy(TypedPolicy):
     """The documented rule per agent type (see the module docstring)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.office_peak_wh = 0.0
-
-    def reset(self, context: PolicyContext, seed: int | None = None) -> None:
-        super().reset(context, seed)
-        self.office_peak_wh = 0.0
 
     # Prices ----------------------------------------------------------------------------------
 
@@ -144,12 +135,9 @@ class RulePolicy(TypedPolicy):
 
     def act_office(self, rows: IntArray, obs: ObsView, out: ActionWriter) -> None:
         net = -_surplus(obs)
-        self.office_peak_wh = max(self.office_peak_wh, float(net.max(initial=0.0)))
         self.write_trade(obs, out, net)
-        peak = (net > 0) & (net >= PEAK_SHARE * self.office_peak_wh)
-        bid = np.where(peak, float(out.pmax), obs.retail_ticks)
         if "pv" in out.tags:
-            out.prices(np.where(net > 0, bid, self.ask(obs)), "pv")
+            out.prices(np.where(net > 0, obs.retail_ticks, self.ask(obs)), "pv")
 
 
 class ZIPolicy(RulePolicy):
