@@ -72,12 +72,8 @@ ASSUMED_PHV_SOC = 0.6
 it uniformly in [0.3, 0.9])."""
 MAX_VARIABLES = 3_000_000
 """Largest programme the oracle builds (a month of the 200-home community is ~1.2 million)."""
-OVERLAP_WH = 0.5
-"""Simultaneous grid purchase and sale (Wh) above which the binary model is solved."""
-MAX_BINARIES = 600
-"""Largest number of binaries solved exactly (four days of the demonstration's three FIT homes);
-beyond, or when HiGHS does not finish in :data:`MILP_TIME_LIMIT_S`, the plan is the relaxation."""
-MILP_TIME_LIMIT_S = 15.0
+PHYSICAL_EPS_WH = 1e-6
+"""Metered export (Wh) above which the relaxation's slot counts as exporting for a storage agent."""
 
 
 def check_size(n_agents: int, n_slots: int) -> None:
@@ -129,19 +125,22 @@ class Plan:
     charge_wh: FloatArray
     discharge_wh: FloatArray
     grid_bought_wh: FloatArray
+    """Retail grid purchases (the positive imbalance; undelivered sales are never planned)."""
     grid_sold_wh: FloatArray
+    """Negative imbalance: own export at the agent's buyback plus resold contract energy."""
+    physical_import_wh: FloatArray
+    physical_export_wh: FloatArray
     shortfall_wh: FloatArray
     """PHV trip energy left to gasoline."""
     cost_sen: float
     """The programme's community cost (what the simulator should bill, to rounding)."""
     bound_sen: float
     """The linear relaxation's cost: no policy runs the episode for less (to rounding)."""
-    used_binaries: bool
     final: bool
     """False for a preliminary plan (the relaxation, made before every state was known)."""
     overlap_wh: float
-    """Simultaneous grid purchase and sale left in the plan (a relaxation, see the module
-    docstring); the simulator nets it, which costs at most ``overlap x (buyback - tier price)``."""
+    """Simultaneous retail purchase and export in the plan: never profitable under the
+    settlement (resale pays less than any retail price), so zero to solver tolerance."""
 
 
 class CommunityModel:
@@ -206,54 +205,104 @@ class CommunityModel:
         self.gasoline = gasoline_sen_per_wh(context)
         self.can_sell = np.asarray([tag is not None for tag in c.sell_tag])
 
-    def cheapest_grid_ticks(self) -> FloatArray:
-        """Per agent, the lowest price it can ever pay the grid for a kWh."""
-        residential = self.tariffs.residential
-        low = float(residential.prices_ticks[0] + residential.surcharge_ticks)
-        cheapest: FloatArray = np.where(
-            self.tariffs.is_office, float(self.tariffs.office_energy_ticks), low
-        )
-        return cheapest
-
     def solve(
         self,
         fixed: dict[int, tuple[float, float, float]] | None = None,
         idle: IntArray | None = None,
-        exact: bool = True,
-        binaries: bool = False,
+        final: bool = True,
     ) -> Plan:
-        """Build and solve the programme.
+        """Solve the programme: the relaxation, then the plan with storage meter directions fixed.
 
         Args:
             fixed: Per agent, ``(trade_wh, charge_wh, discharge_wh)`` of the first slot, already
                 sent to the environment.
             idle: Agents held idle (no trade, no storage) in the first slot: those whose state
                 of charge is not known yet, so that a re-plan can always keep what was sent.
-            exact: Re-solve with binaries when the relaxation imports and exports at once (see
-                the module docstring); False keeps the relaxation.
-            binaries: Forbid simultaneous grid purchase and sale with binaries (MILP).
+            final: False marks a preliminary plan (some states of charge not known yet).
+
+        The relaxation is solved first; each storage agent's meter direction is then fixed from
+        it and the programme re-solved, so that the plan's cost is what the simulator bills
+        (see the module docstring). Preliminary plans are exact too: their first-slot decisions
+        are kept by later plans and must meet the same rules.
+        """
+        relaxed = self._solve(fixed, idle, None)
+        # The relaxation's storage schedule meets its own meter directions, so the second
+        # programme is feasible (with no trades at worst) and costs at least the bound.
+        metered = relaxed.physical_import_wh - relaxed.physical_export_wh
+        plan = self._solve(fixed, idle, metered < -PHYSICAL_EPS_WH)
+        return dataclasses.replace(plan, bound_sen=relaxed.cost_sen, final=final)
+
+    def _solve(
+        self,
+        fixed: dict[int, tuple[float, float, float]] | None,
+        idle: IntArray | None,
+        exporting: BoolArray | None,
+    ) -> Plan:
+        """One programme; ``exporting`` (slots x agents) fixes storage agents' meter direction.
+
+        Without ``exporting`` the physical import and export of a storage agent may overlap (a
+        relaxation: its cost is a lower bound on any policy's cost).
         """
         lp = LinearProgram()
         n_slots, n = self.n_slots, self.n_agents
         limit = self.community.trade_limit_wh
+        h = self.hours
+        has_storage = self.capacity > 0
+        # Physical meter: import and export parts. Without storage the meter is data.
+        fixed_import = np.maximum(self.net_wh, 0.0)
+        fixed_export = np.maximum(-self.net_wh, 0.0)
+        imp_lb = np.where(has_storage, 0.0, fixed_import)
+        imp_ub = np.where(has_storage, np.inf, fixed_import)
+        exp_lb = np.where(has_storage, 0.0, fixed_export)
+        exp_ub = np.where(has_storage, np.inf, fixed_export)
+        if exporting is not None:
+            imp_ub = np.where(has_storage & exporting, 0.0, imp_ub)
+            exp_ub = np.where(has_storage & ~exporting, 0.0, exp_ub)
+        phys_in = lp.variables((n_slots, n), imp_lb, imp_ub)
+        phys_out = lp.variables((n_slots, n), exp_lb, exp_ub)
         buy = lp.variables((n_slots, n), 0.0, limit)
         sell = lp.variables((n_slots, n), 0.0, np.where(self.can_sell, limit, 0.0))
         is_office = self.tariffs.is_office
         office_ticks = float(self.tariffs.office_energy_ticks)
-        grid_in = lp.variables((n_slots, n), cost=np.where(is_office, office_ticks / 1000, 0.0))
-        grid_out = lp.variables((n_slots, n), cost=-self.tariffs.buyback_ticks / 1000)
-        h = self.hours
+        retail = lp.variables((n_slots, n), cost=np.where(is_office, office_ticks / 1000, 0.0))
+        undelivered = lp.variables((n_slots, n), cost=self.tariffs.imbalance_ticks / 1000)
+        own_export = lp.variables((n_slots, n), cost=-self.tariffs.buyback_ticks / 1000)
+        resold = lp.variables((n_slots, n), cost=-self.tariffs.resale_ticks / 1000)
         charge = lp.variables((n_slots, n), 0.0, self.charge_w * h * self.available)
         discharge = lp.variables((n_slots, n), 0.0, self.discharge_w * h * self.available)
         energy = lp.variables(
             (n_slots, n), self.soc_min * self.capacity, self.soc_max * self.capacity
         )
         shortfall = lp.variables((n_slots, n), 0.0, self.drive_wh, cost=self.gasoline)
-        # Meter: imbalance (grid) = load - PV + charge - discharge - P2P net.
+        # Meter: physical import - export = load - PV + charge - discharge.
         lp.equal(
-            [(1, buy), (-1, sell), (1, grid_in), (-1, grid_out), (-1, charge), (1, discharge)],
+            [(1, phys_in), (-1, phys_out), (-1, charge), (1, discharge)],
             self.net_wh,
         )
+        # Valid cuts for the relaxation: an agent exports at most its PV surplus plus its
+        # discharge, and imports at most its load deficit plus its charge.
+        lp.at_most([(1, phys_out), (-1, discharge)], fixed_export)
+        lp.at_most([(1, phys_in), (-1, charge)], fixed_import)
+        # Imbalance (metered - P2P net) = retail + undelivered - exported.
+        lp.equal(
+            [
+                (1, phys_in),
+                (-1, phys_out),
+                (-1, buy),
+                (1, sell),
+                (-1, retail),
+                (-1, undelivered),
+                (1, own_export),
+                (1, resold),
+            ],
+            0.0,
+        )
+        # What an agent sells beyond its physical export is undelivered (bought at the imbalance
+        # price), and the energy credited at its own buyback is what is left of its physical
+        # export after its sales: sales + own export <= physical export + undelivered. With the
+        # imbalance price above every retail and buyback price an optimum plans undelivered
+        # energy only where decisions already sent force it (Wh rounding of the first slot).
+        lp.at_most([(1, sell), (1, own_export), (-1, phys_out), (-1, undelivered)], 0.0)
         # Storage: energy after the slot = before + stored - drawn - driven (gasoline covers
         # the shortfall); the level before driving is bounded too (the simulator clips there).
         st = self.storage
@@ -276,7 +325,8 @@ class CommunityModel:
                 )
         # The community pool balances in every slot.
         lp.equal_sums([(1, buy), (-1, sell)], np.zeros(n_slots))
-        # Tariffs per month: residential tiers, office demand charge.
+        # Tariffs per month: residential tiers on retail purchases, the office's demand charge
+        # on its physical import.
         residential = np.flatnonzero(~is_office)
         tariff = self.tariffs.residential
         lower = np.concatenate(([0], tariff.bounds_wh)).astype(np.float64)
@@ -287,14 +337,12 @@ class CommunityModel:
             if residential.size:
                 tiers = lp.variables((residential.size, width.size), 0.0, width, cost=tier_cost)
                 lp.equal_sums(
-                    [(1, tiers), (-1, grid_in[month][:, residential].T)],
+                    [(1, tiers), (-1, retail[month][:, residential].T)],
                     np.zeros(residential.size),
                 )
             if self.office.size:
                 peak = lp.variables((1,), cost=rate)
-                lp.at_most([(1, grid_in[month, self.office[0]]), (-1, peak)], 0.0)
-        if binaries:
-            self._complementarity(lp, grid_in, grid_out)
+                lp.at_most([(1, phys_in[month, self.office[0]]), (-1, peak)], 0.0)
         if fixed:
             agents = np.asarray(list(fixed), dtype=np.int64)
             values = np.asarray(list(fixed.values()), dtype=np.float64)
@@ -305,16 +353,9 @@ class CommunityModel:
         if idle is not None and idle.size:
             for block in (buy, sell, charge, discharge):
                 lp.fix(block[0, idle], 0.0)
-        solution = lp.solve(time_limit_s=MILP_TIME_LIMIT_S if binaries else 600.0)
-        overlap = np.minimum(solution[grid_in], solution[grid_out])
-        n_binaries = self.n_slots * self._overlap_agents().size
-        wanted = exact and not binaries and np.any(overlap > OVERLAP_WH)
-        if wanted and n_binaries <= MAX_BINARIES:
-            try:
-                exact_plan = self.solve(fixed, idle, binaries=True)
-                return dataclasses.replace(exact_plan, bound_sen=solution.objective)
-            except LPError:
-                pass  # HiGHS did not close the gap in time: keep the relaxation (docstring)
+        solution = lp.solve(time_limit_s=600.0)
+        grid_in, exported = solution[retail], solution[own_export] + solution[resold]
+        overlap = np.minimum(grid_in, exported)
         trade = solution[buy] - solution[sell]
         keep = np.zeros(n, dtype=np.bool_)
         if fixed:
@@ -323,32 +364,16 @@ class CommunityModel:
             trade_wh=balanced_trades(trade, keep),
             charge_wh=solution[charge],
             discharge_wh=solution[discharge],
-            grid_bought_wh=solution[grid_in],
-            grid_sold_wh=solution[grid_out],
+            grid_bought_wh=grid_in,
+            grid_sold_wh=exported,
+            physical_import_wh=solution[phys_in],
+            physical_export_wh=solution[phys_out],
             shortfall_wh=solution[shortfall],
             cost_sen=solution.objective,
             bound_sen=solution.objective,
-            used_binaries=binaries,
-            final=exact,
+            final=exporting is not None,
             overlap_wh=float(overlap.sum()),
         )
-
-    def _overlap_agents(self) -> IntArray:
-        """Agents whose buyback beats their cheapest grid price (they gain from an overlap)."""
-        return np.flatnonzero(self.tariffs.buyback_ticks > self.cheapest_grid_ticks())
-
-    def _complementarity(self, lp: LinearProgram, grid_in: IntArray, grid_out: IntArray) -> None:
-        """One binary per slot for each agent whose buyback beats its cheapest grid price."""
-        agents = self._overlap_agents()
-        if not agents.size:
-            return
-        power = (self.charge_w + self.discharge_w) * self.hours
-        # The largest imbalance each agent can have in each slot: a tight big-M.
-        big = np.abs(self.net_wh) + power + self.community.trade_limit_wh + 1.0
-        m = big[:, agents]
-        z = lp.variables((self.n_slots, agents.size), 0.0, 1.0, integer=True)
-        lp.at_most([(1, grid_in[:, agents]), (-m, z)], 0.0)
-        lp.at_most([(1, grid_out[:, agents]), (m, z)], m)
 
 
 def balanced_trades(trade_wh: FloatArray, keep: BoolArray) -> IntArray:
@@ -429,9 +454,8 @@ class OraclePolicy(TypedPolicy):
                 if self.plan is not None:
                     self.replans += 1
                 # While some states of charge are unknown the plan only decides the first slot
-                # of the agents acting now: the relaxation is enough (the exact model may take
-                # seconds, and it is solved once everything is known).
-                self.plan = model.solve(fixed=dict(self.sent), idle=self.unknown, exact=final)
+                # of the agents acting now; it is re-solved once everything is known.
+                self.plan = model.solve(fixed=dict(self.sent), idle=self.unknown, final=final)
         if self.plan is None:
             raise RuntimeError("the oracle acted after the first slot without a plan")
         return self.plan
