@@ -31,9 +31,9 @@ Per type:
   the charge and the next plan sees it); trips draw their energy, and gasoline
   (``gasoline_jpy_per_l``) covers what the battery lacks; V2B discharge when the config allows it;
 * **home without battery, office**: the order is the forecast net of the slot; the office bids
-  its grid energy price, and the price ceiling when its forecast deficit is within 90 % of the
-  largest it has forecast this episode (a predicted peak: a kWh of peak import costs the demand
-  charge).
+  its grid energy price and offers a surplus at the ask. Its demand charge is on its physical
+  import (:mod:`p2p_env.sim.settlement`), which trading cannot lower and the office has no
+  storage to shave, so it pays no premium at predicted peaks.
 
 Forecasts: the observation carries the agent's own forecast of the next few slots
 (``env.forecast_horizon_slots``, 8 by default; the environment's forecast, whose error
@@ -67,7 +67,6 @@ IntArray = NDArray[np.int64]
 HORIZON = 48
 SELL_SHARE = 0.35
 BUY_SHARE = 0.65
-PEAK_SHARE = 0.9
 
 NEAR_TERM = ("observation", "model")
 MAX_STORAGE_UNITS = 1000
@@ -119,7 +118,6 @@ class MPCPolicy(TypedPolicy):
         self.steps: dict[str, int] = {}
         self.slot = 0
         self.cache: tuple[int, Forecast] | None = None
-        self.office_peak_wh = 0.0
         self.lp_seconds = 0.0
         self.lp_solves = 0
 
@@ -140,7 +138,6 @@ class MPCPolicy(TypedPolicy):
         self.forecaster = fitted_forecaster(dataset, context)
         self.steps = {}
         self.cache = None
-        self.office_peak_wh = 0.0
         c = context.community
         self.phv_rows = c.index(AgentKind.PHV)
         self.battery_rows = c.index(AgentKind.HOME)[c.battery_home]
@@ -251,13 +248,9 @@ class MPCPolicy(TypedPolicy):
     def act_office(self, rows: IntArray, obs: ObsView, out: ActionWriter) -> None:
         load, pv = self.agent_forecast(rows, obs)
         net = load - pv
-        self.office_peak_wh = max(self.office_peak_wh, float(net.max(initial=0.0)))
         now = net[:, 0]
         self.write_trade(rows, obs, out, now)
-        peak = (now > 0) & (now >= PEAK_SHARE * self.office_peak_wh)
-        out.prices(
-            np.where(peak, float(out.pmax), np.where(now > 0, obs.retail_ticks, self.ask(obs)))
-        )
+        out.prices(np.where(now > 0, obs.retail_ticks, self.ask(obs)))
 
     def act_phv(self, rows: IntArray, obs: ObsView, out: ActionWriter) -> None:
         charge, discharge = self.plan_phvs(rows, obs)
