@@ -6,36 +6,38 @@ simulator bills it (:mod:`p2p_env.sim.settlement` plus gasoline in
 :mod:`p2p_env.sim.simulator`). P2P money moves between members and nets out, so the objective
 is what the community pays outside itself:
 
-* grid purchases of homes and PHVs at the monthly block tariff (convex: one variable per tier
-  and month, so the tiers fill in price order) plus the renewable surcharge;
-* the office's purchases at its energy price plus the demand charge on its monthly peak slot
-  purchase (a peak variable per month);
-* minus buyback revenue at each agent's own buyback price;
+* retail grid purchases of homes and PHVs at the monthly block tariff (convex: one variable per
+  tier and month, so the tiers fill in price order; only retail counts for the block position)
+  plus the renewable surcharge; the office's retail purchases at its energy price;
+* undelivered sales at the imbalance price (the market's price ceiling);
+* the office's demand charge on its monthly peak **physical** import (a peak variable per
+  month): trades cannot shave it;
+* minus buyback revenue: the agent's own buyback price for its own physical export, the resale
+  price (the lowest buyback) for contract energy it bought and did not use;
 * gasoline for the trip energy a PHV battery cannot supply.
 
 Decisions per slot: battery and PHV charge/discharge (power limits, efficiencies, SoC bounds,
 availability: a PHV charges at home, or at the office while one of its chargers is free, the
 simulator's rule), the P2P energy each agent buys or sells in the community pool (the pool
 balances in every slot; orders within each agent's trade limit; agents without a sell tag never
-sell) and each agent's grid purchase/sale (its metered net minus its P2P net).
+sell) and the settlement of each agent's imbalance (metered net minus P2P net) as retail,
+undelivered, own export and resale.
 
-Settlement credits every exported Wh at the exporting agent's buyback price, whoever generated
-it, so P2P can route energy to the agents with the best buyback: a FIT home (24 JPY/kWh, above
-the office's grid price and the residential first tier) that buys on the exchange exports its
-own PV at FIT, and the office can even buy from the grid to sell to FIT homes. The programme
-does this wherever the rules allow it, as a bound must; it is why the oracle's savings are far
-above any trading strategy's (see ``experiments`` and the README).
-
-An agent cannot import and export in the same slot (its imbalance is one signed number). Where
-an agent's buyback exceeds its cheapest grid price, the costs alone do not rule that out: the
-linear relaxation then puts the agent's first-tier allowance into one slot bought and sold at
-once. For up to :data:`MAX_BINARIES` such agent-slots the programme is re-solved exactly with one
-binary each (``scipy.optimize.milp``, HiGHS; a few seconds for a few days). Beyond that (a month
-of the demonstration: 4,464 binaries, which HiGHS does not close in minutes), or when HiGHS runs
-out of time, the relaxation is kept: its cost :attr:`Plan.cost_sen` is still a true lower bound
-on any policy's cost, and the simulator nets the overlap, so the oracle's realised cost exceeds
-the bound by at most the overlap times (buyback - first-tier price), about 1.2 JPY/kWh x 120 kWh
-per FIT home and month.
+Each agent's meter is split into physical import and export. Sales plus the own export credited
+at the agent's buyback are at most its physical export plus its undelivered energy: a sale
+beyond the physical export is undelivered (and with the imbalance price above every other price
+an optimum plans none), and a FIT is paid only on what is left of the agent's own export, so
+buying or selling on paper earns nothing. Retail purchase and export in one slot are then never
+profitable (resale pays less than any retail price), so the programme nets them as the meter
+does. For agents without storage the meter is data and the model is exact. For storage agents
+(batteries, PHVs) the meter's direction depends on the schedule, and the split is exact only if
+import and export are not both positive: the programme is solved twice, first as a relaxation
+(both allowed, with the valid cuts export <= PV surplus + discharge and import <= deficit +
+charge), whose cost :attr:`Plan.bound_sen` is a lower bound on any policy's cost, then with each
+storage agent-slot's direction fixed to the relaxation's metered sign. The relaxation's storage
+schedule meets those directions, so the second programme is feasible, and its cost
+:attr:`Plan.cost_sen` is what the simulator bills (to Wh and sen rounding); the two differ by
+the price of fixing the directions (a fraction of a percent in the demonstration).
 
 The plan becomes actions that make the exchange realise exactly the planned trades: sellers ask
 ``price_min`` on their own tag and buyers bid ``price_max`` on every tag, with the quantities
@@ -70,19 +72,21 @@ BoolArray = NDArray[np.bool_]
 ASSUMED_PHV_SOC = 0.6
 """Initial PHV state of charge assumed until the PHVs' first observation (the environment draws
 it uniformly in [0.3, 0.9])."""
-MAX_VARIABLES = 3_000_000
-"""Largest programme the oracle builds (a month of the 200-home community is ~1.2 million)."""
+VARIABLES_PER_AGENT_SLOT = 12
+"""Variables of the programme per agent and slot (trades, meter, settlement, storage, fuel)."""
+MAX_VARIABLES = 4_000_000
+"""Largest programme the oracle builds (a month of a 200-agent community is ~3.6 million)."""
 PHYSICAL_EPS_WH = 1e-6
 """Metered export (Wh) above which the relaxation's slot counts as exporting for a storage agent."""
 
 
 def check_size(n_agents: int, n_slots: int) -> None:
-    """Refuse a programme above :data:`MAX_VARIABLES` (about 7 variables per agent and slot).
+    """Refuse a programme above :data:`MAX_VARIABLES` (see :data:`VARIABLES_PER_AGENT_SLOT`).
 
     Raises:
         ValueError: naming the size and the limit.
     """
-    n_vars = n_slots * n_agents * 7
+    n_vars = n_slots * n_agents * VARIABLES_PER_AGENT_SLOT
     if n_vars > MAX_VARIABLES:
         raise ValueError(
             f"the oracle's programme for {n_agents} agents over {n_slots} slots would have "
