@@ -93,3 +93,20 @@ def test_near_term_choice_is_validated_and_used() -> None:
     assert a.n_rejected.sum() == 0
     # Different forecasts of the coming slot: different orders.
     assert not np.array_equal(a.p2p_bought_wh, b.p2p_bought_wh)
+
+
+def test_office_pays_no_premium_for_its_peak(mpc_run: tuple[MPCPolicy, Episode]) -> None:
+    """The demand charge is on the office's physical import, which trading cannot lower: the
+    office never pays more on the exchange than its grid energy price."""
+    _, episode = mpc_run
+    config = load_config("higashifuji_demo")
+    office = episode.kind == 2
+    bought = episode.p2p_bought_wh[:, office].sum()
+    assert bought > 0
+    energy_price = (
+        config.tariffs.office.energy_price_jpy_per_kwh
+        + config.tariffs.office.renewable_surcharge_jpy_per_kwh
+    )
+    # sen per Wh = JPY/kWh / 10; one sen of rounding per trade slot.
+    paid = episode.p2p_paid_sen[:, office].sum()
+    assert paid <= bought * energy_price / 10 + episode.n_slots
