@@ -1,0 +1,228 @@
+"""Benchmarks of the gym: the measurements behind ``p2p-gym bench`` and ``experiments/``.
+
+Measured in one run, on one core, actions drawn before timing, ledgers in memory:
+
+* ``null``: a PettingZoo ``ParallelEnv`` with the demonstration's agents and spaces whose step
+  only builds its return dicts (the ceiling any ParallelEnv reaches in Python);
+* the demonstration community (30 agents) through the ParallelEnv;
+* ``B = 64`` demonstration communities through the batched VecEnv
+  (:mod:`p2p_env.envs.batched`);
+* generated communities of 200, 2,000 and 20,000 homes (``configs/homes_*.yaml``) through the
+  ParallelEnv: agent-steps/s and slots/s, and the time per step against the number of agents
+  (a log-log PNG with an ``n log n`` reference through the smallest community);
+* exchange clearing: orders/s of one ``call`` auction of 100,000 orders;
+* ledger verification: records/s of ``Ledger.verify`` over the demonstration run's ledger;
+* peak resident memory of the process.
+
+Absolute figures depend on the machine and on what else runs on it; ratios to the null rate
+measured in the same run are the figures to compare between machines.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCALE_CONFIGS = ("homes_200", "homes_2000", "homes_20000")
+
+
+def _null_env_class() -> type:
+    from gymnasium import spaces
+    from pettingzoo import ParallelEnv
+
+    class NullParallelEnv(ParallelEnv):  # type: ignore[misc]
+        """Same agents and spaces as a community; ``step`` only returns fresh dicts."""
+
+        metadata = {"name": "null_v0"}  # noqa: RUF012 - the class attribute PettingZoo reads
+
+        def __init__(self, like: Any) -> None:
+            self.possible_agents = list(like.possible_agents)
+            self._obs = {a: like.observation_space(a).sample() for a in self.possible_agents}
+            self._spaces = {a: like.observation_space(a) for a in self.possible_agents}
+            self._actions = {a: like.action_space(a) for a in self.possible_agents}
+            self.agents: list[str] = []
+
+        def observation_space(self, agent: str) -> spaces.Box:
+            space: spaces.Box = self._spaces[agent]
+            return space
+
+        def action_space(self, agent: str) -> spaces.Box:
+            space: spaces.Box = self._actions[agent]
+            return space
+
+        def reset(self, seed: int | None = None, options: Any = None) -> tuple[dict, dict]:  # type: ignore[type-arg]
+            self.agents = self.possible_agents[:]
+            return dict(self._obs), {a: {} for a in self.agents}
+
+        def step(self, actions: dict) -> tuple[dict, dict, dict, dict, dict]:  # type: ignore[type-arg]
+            agents = self.agents
+            return (
+                {a: self._obs[a] for a in agents},
+                dict.fromkeys(agents, 0.0),
+                dict.fromkeys(agents, False),
+                dict.fromkeys(agents, False),
+                {a: {} for a in agents},
+            )
+
+    return NullParallelEnv
+
+
+def parallel_rate(env: Any, steps: int, seed: int = 0) -> tuple[float, float]:
+    """Step a ParallelEnv ``steps`` slots with pre-drawn actions (resetting at episode ends).
+
+    Returns:
+        Agent-steps per second and seconds per step.
+    """
+    rng = np.random.default_rng(seed)
+    agents = env.possible_agents
+    n_actions = env.action_space(agents[0]).shape[0]
+    pool = [
+        dict(
+            zip(
+                agents, rng.uniform(-1, 1, (len(agents), n_actions)).astype(np.float32), strict=True
+            )
+        )
+        for _ in range(min(steps, 64))
+    ]
+    env.reset(seed=seed)
+    start = time.perf_counter()
+    for i in range(steps):
+        env.step(pool[i % len(pool)])
+        if not env.agents:
+            env.reset()
+    elapsed = time.perf_counter() - start
+    return steps * len(agents) / elapsed, elapsed / steps
+
+
+def batched_rate(vec: Any, steps: int, seed: int = 0) -> float:
+    """Agent-steps per second of a VecEnv over ``steps`` batched steps (pre-drawn actions)."""
+    rng = np.random.default_rng(seed)
+    shape = (vec.num_envs, vec.action_space.shape[0])
+    pool = [rng.uniform(-1, 1, shape).astype(np.float32) for _ in range(min(steps, 8))]
+    vec.reset()
+    start = time.perf_counter()
+    for i in range(steps):
+        vec.step(pool[i % len(pool)])
+    rate: float = steps * vec.num_envs / (time.perf_counter() - start)
+    return rate
+
+
+def clearing_rate(n_orders: int, seed: int = 0) -> float:
+    """Orders per second of one ``call`` clearing of ``n_orders`` random orders."""
+    from exchange import ClearingParams, Order, clear
+
+    rng = np.random.default_rng(seed)
+    tags = ("pv", "battery", "phv")
+    sell = (rng.random(n_orders) < 0.5).tolist()
+    qty = rng.integers(100, 5000, n_orders).tolist()
+    tag = rng.choice(3, n_orders, p=[0.6, 0.25, 0.15]).tolist()
+    price = rng.integers(1500, 3000, n_orders).tolist()
+    orders = [
+        Order.sell(f"o{i}", f"a{i % 997}", qty[i], tags[tag[i]], price[i])
+        if sell[i]
+        else Order.buy(f"o{i}", f"a{i % 997}", qty[i], dict.fromkeys(tags[: 1 + i % 3], price[i]))
+        for i in range(n_orders)
+    ]
+    params = ClearingParams(mechanism="call", seed=seed)
+    start = time.perf_counter()
+    clear(orders, params)
+    return n_orders / (time.perf_counter() - start)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process, MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # ru_maxrss is in kilobytes on Linux, bytes on macOS.
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
+    """Run every measurement (see the module docstring) and return the figures."""
+    import p2p_env
+    from p2p_env.envs.batched import BatchedCommunityVecEnv
+
+    out: dict[str, Any] = {"quick": quick}
+    log("demonstration community")
+    demo = p2p_env.parallel_env(seed=0, **{"env.episode_days": 7})
+    null = _null_env_class()(demo)
+    out["null_agent_steps_per_s"], _ = parallel_rate(null, 5_000 if quick else 40_000)
+    out["demo_agent_steps_per_s"], demo_step_s = parallel_rate(demo, 300 if quick else 3_000)
+    n_demo = len(demo.possible_agents)
+    curve: list[tuple[str, int, float]] = [("higashifuji_demo", n_demo, demo_step_s)]
+
+    log("ledger verification")
+    ledger = demo.sim.recorder.ledger  # type: ignore[union-attr]
+    report = ledger.verify()
+    if not report.ok:
+        raise RuntimeError(f"the benchmark's ledger does not verify: {report.summary()}")
+    out["ledger_verify_records_per_s"] = report.records / report.seconds
+    demo.close()
+
+    log("batched communities (B = 64)")
+    vec = BatchedCommunityVecEnv(n_communities=64, seed=0, keep_records=False)
+    out["batched_agent_steps_per_s"] = batched_rate(vec, 4 if quick else 40)
+    out["batched_communities"] = 64
+    vec.close()
+
+    steps = {"homes_200": (20, 200), "homes_2000": (4, 30), "homes_20000": (2, 6)}
+    for name in SCALE_CONFIGS:
+        log(f"{name}: building (data are generated once and cached)")
+        env = p2p_env.parallel_env(config=name, seed=0)
+        log(f"{name}: stepping")
+        rate, step_s = parallel_rate(env, steps[name][0 if quick else 1])
+        n = len(env.possible_agents)
+        out[f"{name}_agent_steps_per_s"] = rate
+        out[f"{name}_slots_per_s"] = 1 / step_s
+        curve.append((name, n, step_s))
+        env.close()
+        del env
+        gc.collect()  # the next, larger community should not share the peak with this one
+
+    log("exchange clearing (call, 100,000 orders)")
+    out["call_orders_per_s_100k"] = clearing_rate(100_000)
+
+    null_rate = out["null_agent_steps_per_s"]
+    out["demo_ratio_to_null"] = out["demo_agent_steps_per_s"] / null_rate
+    out["batched_ratio_to_null"] = out["batched_agent_steps_per_s"] / null_rate
+    out["curve"] = [{"config": c, "agents": n, "seconds_per_step": s} for c, n, s in curve]
+    agents = np.log([n for _, n, _ in curve])
+    seconds = np.log([s for _, _, s in curve])
+    out["time_per_step_exponent"] = float(np.polyfit(agents, seconds, 1)[0])
+    out["peak_rss_mib"] = peak_rss_mib()
+    return out
+
+
+def write_plot(figures: dict[str, Any], path: Path) -> None:
+    """Time per step against agents, log-log, with an ``n log n`` reference."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = figures["curve"]
+    n = np.asarray([c["agents"] for c in curve], dtype=float)
+    t = np.asarray([c["seconds_per_step"] for c in curve]) * 1000
+    ref = t[0] * (n * np.log(n)) / (n[0] * math.log(n[0]))
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.loglog(n, t, "o-", label="measured (ParallelEnv step)")
+    ax.loglog(n, ref, "--", color="grey", label="n log n through the smallest")
+    ax.axhline(50.0, color="tab:red", lw=0.8, ls=":", label="20 slots/s (issue 9 target)")
+    for c, x, y in zip(curve, n, t, strict=True):
+        ax.annotate(c["config"], (x, y), textcoords="offset points", xytext=(5, -12), fontsize=8)
+    ax.set_xlabel("agents")
+    ax.set_ylabel("ms per step (one slot)")
+    ax.set_title(f"time per step, exponent {figures['time_per_step_exponent']:.2f}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
