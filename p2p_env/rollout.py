@@ -17,7 +17,6 @@ from numpy.typing import NDArray
 
 from p2p_env.envs.parallel import P2PCommunityEnv
 from p2p_env.policy import AGENT_TYPES, Policy
-from p2p_env.sim.community import AgentKind
 from p2p_env.sim.simulator import SlotResult
 
 IntArray = NDArray[np.int64]
@@ -207,8 +206,3 @@ def community_figures(episode: Episode) -> dict[str, float]:
         value = (np.where(traded[:, i], episode.price_ticks[:, i], 0) * volume).sum()
         out[f"mean_price_{tag}"] = float(value / total / 100) if total else float("nan")
     return out
-
-
-def agent_kind_name(kind: int) -> str:
-    """``home``, ``phv`` or ``office`` for an :class:`AgentKind` value."""
-    return AGENT_TYPES[int(AgentKind(kind))]

@@ -32,7 +32,6 @@ from p2p_env.data import Dataset, load_dataset
 from p2p_env.envs.info import agent_infos
 from p2p_env.envs.render import Renderer
 from p2p_env.policy import AGENT_TYPES, PolicyContext
-from p2p_env.sim.community import AgentKind
 from p2p_env.sim.ledger_recorder import LedgerRecorder
 from p2p_env.sim.market import Recorder
 from p2p_env.sim.observations import ObservationBuilder
@@ -296,9 +295,6 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
                 f"{period.start}..{period.end}"
             )
         return (day - period.start).days
-
-    def agent_kind(self, agent: str) -> AgentKind:
-        return AgentKind(AGENT_TYPES.index(self.agent_type[agent]))
 
 
 def _make_recorder(
