@@ -31,9 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +44,7 @@ from numpy.typing import NDArray
 from p2p_env.config import GymConfig
 from p2p_env.data.cache import imported_path
 from p2p_env.data.calendar import _utc_offsets
-from p2p_env.data.dataset import Dataset, Location
+from p2p_env.data.dataset import Dataset, Location, write_npz_atomic
 from p2p_env.data.generate import community_layout, span_start_and_slots
 
 COLUMNS = ("timestamp", "entity_id", "kind", "value", "unit")
@@ -500,15 +498,7 @@ def _save(data: ImportedSet, path: Path) -> None:
         "sha256": data.sha256,
         "source_file": data.source_file,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, meta=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_npz_atomic(path, meta, arrays)
 
 
 def read_imported(name: str) -> ImportedSet:

@@ -313,16 +313,7 @@ class Dataset:
             "source": self.source,
             "key": self.key,
         }
-        arrays = {name: getattr(self, name) for name in _ARRAYS}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, meta=np.array(json.dumps(meta)), **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_npz_atomic(path, meta, {name: getattr(self, name) for name in _ARRAYS})
 
     @classmethod
     def load(cls, path: Path) -> Dataset:
@@ -363,3 +354,20 @@ class Dataset:
             elif a != b:
                 return False
         return True
+
+
+def write_npz_atomic(path: Path, meta: dict[str, Any], arrays: dict[str, Any]) -> None:
+    """Write ``meta`` (as JSON) and ``arrays`` to an ``.npz`` at ``path``, all or nothing.
+
+    The file is written beside ``path`` and renamed over it, so a reader never sees half a file
+    and an interrupted write leaves the previous one in place.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, meta=np.array(json.dumps(meta)), **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
