@@ -30,6 +30,7 @@ load 0.35 (persistence 0.47), home PV 0.43 (0.56), office load 0.09 (0.26), offi
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -255,15 +256,7 @@ class LagForecaster:
                 f"forecast origin {t} needs {HISTORY} slots of history and {h} "
                 f"slots of calendar ahead (valid: {HISTORY}..{n - h})"
             )
-        office = self._kind("office_load", t, h)
-        office_pv = self._kind("office_pv", t, h)
-        zeros = np.zeros(h)
-        return Forecast(
-            home_load_kwh=self._kind("home_load", t, h),
-            home_pv_kwh=self._kind("home_pv", t, h),
-            office_load_kwh=office[0] if office.shape[0] else zeros,
-            office_pv_kwh=office_pv[0] if office_pv.shape[0] else zeros,
-        )
+        return _assemble(self._kind, t, h)
 
 
 class NoisyOracleForecaster:
@@ -304,15 +297,7 @@ class NoisyOracleForecaster:
         h = self.horizon if horizon is None else horizon
         if not 1 <= h <= self.horizon:
             raise ValueError(f"horizon must be in 1..{self.horizon}, got {h}")
-        office = self._kind("office_load", t, h)
-        office_pv = self._kind("office_pv", t, h)
-        zeros = np.zeros(h)
-        return Forecast(
-            home_load_kwh=self._kind("home_load", t, h),
-            home_pv_kwh=self._kind("home_pv", t, h),
-            office_load_kwh=office[0] if office.shape[0] else zeros,
-            office_pv_kwh=office_pv[0] if office_pv.shape[0] else zeros,
-        )
+        return _assemble(self._kind, t, h)
 
 
 def _by_kind(forecast: Forecast) -> dict[str, FloatArray]:
@@ -364,3 +349,16 @@ def forecast_errors(
         for kind in KINDS
         if total[kind] > 0
     }
+
+
+def _assemble(kind: Callable[[str, int, int], FloatArray], t: int, h: int) -> Forecast:
+    """A :class:`Forecast` from a per-kind predictor (``kind(name, t, h)`` -> entities x h)."""
+    office = kind("office_load", t, h)
+    office_pv = kind("office_pv", t, h)
+    zeros = np.zeros(h)
+    return Forecast(
+        home_load_kwh=kind("home_load", t, h),
+        home_pv_kwh=kind("home_pv", t, h),
+        office_load_kwh=office[0] if office.shape[0] else zeros,
+        office_pv_kwh=office_pv[0] if office_pv.shape[0] else zeros,
+    )
