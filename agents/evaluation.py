@@ -41,6 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from p2p_env.config import GymConfig, Period
+from p2p_env.data import load_dataset
 from p2p_env.envs.parallel import P2PCommunityEnv
 from p2p_env.policy import Policy, make_policy
 from p2p_env.rollout import Episode, community_figures, run_episode
@@ -290,32 +291,35 @@ def evaluate(
     options = {"start": period.start.isoformat(), "days": days}
     tick = (lambda _slot: on_slot()) if on_slot is not None else None
     result = Evaluation(config=config, policy=name, period=period)
-    for seed in seeds:
-        path = None if ledger_dir is None else ledger_dir / f"ledger_seed{seed}.sqlite"
-        if path is not None and path.exists():
-            path.unlink()  # a previous evaluation's file in the same --out folder
-        env = P2PCommunityEnv(config, period="span", ledger_path=path)
-        try:
-            episode = run_episode(env, chosen, seed=seed, options=options, on_slot=tick)
-            ledger = env.sim.recorder.ledger  # type: ignore[union-attr]
-            report = ledger.verify(replay=replay)
-        finally:
-            env.close()
-        ref_env = P2PCommunityEnv(config, period="span")
-        try:
+    # One data set and one reference environment (ledger in memory) serve every seed; each
+    # policy run gets its own environment, since each seed's ledger is a file of its own.
+    dataset = load_dataset(config)
+    ref_env = P2PCommunityEnv(config, period="span", dataset=dataset)
+    try:
+        for seed in seeds:
+            path = None if ledger_dir is None else ledger_dir / f"ledger_seed{seed}.sqlite"
+            if path is not None and path.exists():
+                path.unlink()  # a previous evaluation's file in the same --out folder
+            env = P2PCommunityEnv(config, period="span", ledger_path=path, dataset=dataset)
+            try:
+                episode = run_episode(env, chosen, seed=seed, options=options, on_slot=tick)
+                ledger = env.sim.recorder.ledger  # type: ignore[union-attr]
+                report = ledger.verify(replay=replay)
+            finally:
+                env.close()
             ref_episode = run_episode(ref_env, reference, seed=seed, options=options, on_slot=tick)
-        finally:
-            ref_env.close()
-        result.runs.append(
-            SeedRun(
-                seed=seed,
-                episode=episode,
-                reference=ref_episode,
-                verified=report.ok,
-                verify_failure=None if report.ok else str(report.failure),
-                head=episode.head_hash,
-                certificates=report.certificates,
-                ledger_path=path,
+            result.runs.append(
+                SeedRun(
+                    seed=seed,
+                    episode=episode,
+                    reference=ref_episode,
+                    verified=report.ok,
+                    verify_failure=None if report.ok else str(report.failure),
+                    head=episode.head_hash,
+                    certificates=report.certificates,
+                    ledger_path=path,
+                )
             )
-        )
+    finally:
+        ref_env.close()
     return result
