@@ -98,10 +98,8 @@ class CommunitySimulator:
         self.office = c.index(AgentKind.OFFICE)
         self.slot_hours = series.slot_minutes / 60
         phv = config.community.phv
-        self.gasoline_sen_per_wh = (
-            phv.km_per_kwh / 1000 / phv.fuel_km_per_l * config.tariffs.gasoline_jpy_per_l * 100
-        )
         self.litres_per_wh = phv.km_per_kwh / 1000 / phv.fuel_km_per_l
+        self.gasoline_sen_per_wh = self.litres_per_wh * config.tariffs.gasoline_jpy_per_l * 100
         times = series.start + np.arange(series.n_slots) * np.timedelta64(series.slot_minutes, "m")
         months = times.astype("datetime64[M]").astype(np.int64)
         self.month_of_slot = months
