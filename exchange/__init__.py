@@ -14,8 +14,12 @@ The entry point is :func:`clear`::
         ],
         ClearingParams(mechanism="call"),
     )
+
+A simulator that holds its orders as numpy columns clears them with :class:`ArrayExchange`
+(:mod:`exchange.arrays`): the same result, without an object per order or per trade.
 """
 
+from exchange.arrays import ArrayClearing, ArrayExchange, OrderArrays, clear_arrays
 from exchange.clearing import clear
 from exchange.grid import GridSettlement, grid_backstop, residuals
 from exchange.mechanisms import ClearingMechanism, available_mechanisms, get_mechanism, register
@@ -30,11 +34,14 @@ __all__ = [
     "RULES_VERSION",
     "TAG_ORDERS",
     "AgentTotals",
+    "ArrayClearing",
+    "ArrayExchange",
     "ClearingMechanism",
     "ClearingParams",
     "ClearingResult",
     "GridSettlement",
     "Order",
+    "OrderArrays",
     "OrderFormatError",
     "RejectReason",
     "Rejection",
@@ -45,6 +52,7 @@ __all__ = [
     "agent_tags",
     "available_mechanisms",
     "clear",
+    "clear_arrays",
     "get_mechanism",
     "grid_backstop",
     "money",

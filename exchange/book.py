@@ -111,29 +111,72 @@ def build_book(orders: Sequence[Order], admitted: Sequence[int], params: Clearin
     """
     code = {tag: i for i, tag in enumerate(params.tags)}
     chosen = [orders[i] for i in admitted]
-    positions = np.asarray(admitted, dtype=np.int64)
     quantity = np.fromiter((o.quantity_wh for o in chosen), dtype=np.int64, count=len(chosen))
     is_buy = np.fromiter((o.side == "buy" for o in chosen), dtype=bool, count=len(chosen))
-    arrival = arrival_ranks(len(orders), params.seed)[positions]
 
-    sell_order = np.flatnonzero(~is_buy).astype(np.int64)
-    sells = [chosen[i] for i in sell_order.tolist()]
+    sells = [o for o in chosen if o.side != "buy"]
     # Validation guarantees every admitted sell has a known tag and an int price.
     sell_tag = np.fromiter((code[str(o.tag)] for o in sells), dtype=np.int64, count=len(sells))
     sell_price = np.fromiter((o.price or 0 for o in sells), dtype=np.int64, count=len(sells))
 
-    buy_order = np.flatnonzero(is_buy)
-    leg_order_list: list[int] = []
-    leg_tag_list: list[int] = []
-    leg_price_list: list[int] = []
-    for index in buy_order.tolist():
-        for tag, price in chosen[index].prices:
-            leg_order_list.append(index)
-            leg_tag_list.append(code[tag])
-            leg_price_list.append(int(price))
-    leg_order = np.asarray(leg_order_list, dtype=np.int64)
-    leg_tag = np.asarray(leg_tag_list, dtype=np.int64)
-    leg_price = np.asarray(leg_price_list, dtype=np.int64)
+    leg_order: list[int] = []
+    leg_tag: list[int] = []
+    leg_price: list[int] = []
+    for index, order in enumerate(chosen):
+        for tag, price in order.prices if order.side == "buy" else ():
+            leg_order.append(index)
+            leg_tag.append(code[tag])
+            leg_price.append(int(price))
+    return book_from_arrays(
+        params,
+        n_submitted=len(orders),
+        positions=np.asarray(admitted, dtype=np.int64),
+        is_buy=is_buy,
+        quantity=quantity,
+        sell_tag=sell_tag,
+        sell_price=sell_price,
+        leg_order=np.asarray(leg_order, dtype=np.int64),
+        leg_tag=np.asarray(leg_tag, dtype=np.int64),
+        leg_price=np.asarray(leg_price, dtype=np.int64),
+    )
+
+
+def book_from_arrays(
+    params: ClearingParams,
+    *,
+    n_submitted: int,
+    positions: Int64Array,
+    is_buy: np.ndarray,
+    quantity: Int64Array,
+    sell_tag: Int64Array,
+    sell_price: Int64Array,
+    leg_order: Int64Array,
+    leg_tag: Int64Array,
+    leg_price: Int64Array,
+) -> Book:
+    """The :class:`Book` of admitted orders given as arrays: the one place that sets the
+    arrival order and ranks each buyer's legs (:func:`build_book` and
+    :mod:`exchange.arrays` both call it).
+
+    Args:
+        params: Tags, tag-order rule and seed.
+        n_submitted: Number of submitted orders, rejected ones included (the arrival order is
+            a permutation of all of them).
+        positions: Input position of each admitted order, ascending.
+        is_buy: Per admitted order.
+        quantity: Per admitted order, Wh.
+        sell_tag: Per admitted sell order, in admitted order: its tag code.
+        sell_price: Per admitted sell order: its limit price, ticks.
+        leg_order: Per buy leg: the admitted index of its order, ascending (a buy order's legs
+            together, in any order among themselves: they are ranked here).
+        leg_tag: Tag code of each leg (unique within an order).
+        leg_price: The buyer's limit for that tag, ticks.
+
+    Returns:
+        The :class:`Book`.
+    """
+    arrival = arrival_ranks(n_submitted, params.seed)[positions]
+    sell_order = np.flatnonzero(~is_buy).astype(np.int64)
     # np.lexsort sorts by its last key first: order, then the rule's rank within the order.
     if params.tag_order == "price":
         rank = np.lexsort((leg_tag, -leg_price, leg_order))

@@ -19,7 +19,7 @@ from exchange.mechanisms.registry import get_mechanism
 from exchange.orders import Order
 from exchange.params import ClearingParams
 from exchange.results import ClearingResult, Trade, Unfilled
-from exchange.units import money_array, round_half_even_div
+from exchange.units import Int64Array, money_array, round_half_even_div
 from exchange.validation import Rejection, validate
 
 _INT64_SAFE_TOTAL = 2**62
@@ -45,10 +45,57 @@ def clear(orders: Iterable[Order], params: ClearingParams) -> ClearingResult:
     submitted: Sequence[Order] = orders if isinstance(orders, list | tuple) else list(orders)
     admitted, rejected = validate(submitted, params)
     book = build_book(submitted, admitted, params)
-    if book.n_orders and sum(book.quantity.tolist()) > _INT64_SAFE_TOTAL:
-        raise ValueError("the admitted orders together exceed 2**62 Wh; split the order set")
-    matches = get_mechanism(params.mechanism).match(book) if book.n_orders else Matches.empty()
+    matches = match_book(book, params.mechanism)
     return _result(submitted, book, matches, rejected, params)
+
+
+def match_book(book: Book, mechanism: str) -> Matches:
+    """Run ``mechanism`` on ``book`` (no trades for an empty book).
+
+    Raises:
+        ValueError: If the admitted quantities together exceed 2**62 Wh.
+    """
+    if not book.n_orders:
+        return Matches.empty()
+    if sum(book.quantity.tolist()) > _INT64_SAFE_TOTAL:
+        raise ValueError("the admitted orders together exceed 2**62 Wh; split the order set")
+    return get_mechanism(mechanism).match(book)
+
+
+def tag_prices(matches: Matches, volume: Int64Array) -> Int64Array:
+    """Per tag code, the clearing price in ticks, ``-1`` where the tag did not trade.
+
+    Uniform-price mechanisms give theirs; otherwise it is the volume-weighted mean trade
+    price, rounded half to even.
+
+    Args:
+        matches: A mechanism's trades.
+        volume: Wh traded per tag code.
+    """
+    n_tags = volume.shape[0]
+    prices = np.full(n_tags, -1, dtype=np.int64)
+    if matches.uniform_prices is not None:
+        for code, uniform in matches.uniform_prices.items():
+            prices[code] = uniform
+        return prices
+    quantity, price = matches.quantity, matches.price
+    if not quantity.shape[0]:
+        return prices
+    if int(volume.sum()) * int(price.max()) < 2**63:
+        # Every per-tag sum of quantity x price fits in int64: sum in numpy.
+        value_array = np.zeros(n_tags, dtype=np.int64)
+        np.add.at(value_array, matches.tag, quantity * price)
+        value = value_array.tolist()
+    else:
+        # Python ints: a tag's summed quantity x price may exceed int64.
+        value = [0] * n_tags
+        for t, q, p in zip(matches.tag.tolist(), quantity.tolist(), price.tolist(), strict=True):
+            value[t] += q * p
+    volumes = volume.tolist()
+    for code in range(n_tags):
+        if volumes[code]:
+            prices[code] = round_half_even_div(value[code], volumes[code])
+    return prices
 
 
 def _result(
@@ -95,24 +142,11 @@ def _result(
     )
 
     volumes = volume.tolist()
-    if matches.uniform_prices is not None:
-        by_code = matches.uniform_prices
-    else:
-        value = [0] * n_tags
-        # Python ints: a tag's summed quantity x price may exceed int64.
-        for t, q, p in zip(
-            matches.tag.tolist(), quantity.tolist(), matches.price.tolist(), strict=True
-        ):
-            value[t] += q * p
-        by_code = {
-            code: round_half_even_div(value[code], volumes[code])
-            for code in range(n_tags)
-            if volumes[code]
-        }
+    prices = tag_prices(matches, volume).tolist()
     return ClearingResult(
         mechanism=params.mechanism,
         trades=trades,
-        clearing_prices={tags[code]: by_code[code] for code in range(n_tags) if code in by_code},
+        clearing_prices={tags[code]: prices[code] for code in range(n_tags) if prices[code] >= 0},
         volumes_wh={tag: volumes[code] for code, tag in enumerate(tags)},
         rejected=tuple(rejected),
         unfilled=unfilled,

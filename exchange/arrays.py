@@ -1,0 +1,505 @@
+"""Clearing straight from arrays: one slot's orders as columns, trades back as columns.
+
+:func:`exchange.clear` takes :class:`~exchange.orders.Order` objects, which suits a ledger replay
+or a user's script; a simulator that already holds every agent's order as a row of numpy arrays
+would pay a Python object per order (and per trade) for nothing. :class:`ArrayExchange` is built
+once per community (its agents and what each may sell, from
+:attr:`ClearingParams.agents <exchange.params.ClearingParams.agents>`) and clears
+:class:`OrderArrays`:
+
+* **validation** runs as a few array passes; the orders it rejects are the ones
+  :func:`exchange.validation.validate` rejects, and their reasons and details come from the same
+  checks (run on just those orders, rebuilt as :class:`~exchange.orders.Order`);
+* the **book** is built by :func:`exchange.book.book_from_arrays`, the core that
+  :func:`~exchange.book.build_book` uses too, and **any registered mechanism** matches it;
+* the **trades** come back as int64 columns in the exchange's trade sequence, with prices and
+  volumes per tag, and their canonical JSON is written from %-format templates.
+
+The result equals ``clear(orders, params)`` on the same orders (:meth:`ArrayClearing.to_result`
+builds that :class:`~exchange.results.ClearingResult` on demand; tested for every mechanism).
+
+What the columns cannot express is not checked: quantities and prices are int64, so never
+floats; a buy's tags come from a mask, so never duplicated or unknown; a sell's tag is a code of
+:attr:`ClearingParams.tags`. Order ids are ``agent + id_suffix``, unique per agent, so a
+``duplicate_id`` means one agent submitting twice. Malformed *columns* (shapes, an agent index
+outside the table, a tag code outside the tags) are the caller's bug and raise ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from exchange.book import book_from_arrays
+from exchange.clearing import match_book, tag_prices
+from exchange.orders import Order
+from exchange.params import ClearingParams
+from exchange.results import ClearingResult, Trade, Unfilled
+from exchange.units import MAX_QUANTITY_WH, Int64Array, money_array
+from exchange.validation import Rejection, _check
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+def _json_text(value: str) -> str:
+    """A string's JSON text without its quotes, as the canonical encoders write it."""
+    return json.dumps(value, ensure_ascii=False)[1:-1]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class OrderArrays:
+    """One slot's orders as columns, one row per order in submission order.
+
+    Attributes:
+        agent: Index of each order's agent in :attr:`ArrayExchange.agents`.
+        is_buy: True for buy orders, False for sell orders.
+        quantity_wh: Wh per order.
+        prices: ``orders x tags``: a buy order's limit per tag code (ignored on sell rows).
+        sell_tag: A sell order's tag code (ignored on buy rows).
+        sell_price: A sell order's limit, ticks (ignored on buy rows).
+        id_suffix: Each order's id is its agent's name followed by this (``"@17"``).
+        accepts: ``orders x tags``: the tags a buy order accepts; ``None``: every tag.
+    """
+
+    agent: Int64Array
+    is_buy: BoolArray
+    quantity_wh: Int64Array
+    prices: Int64Array
+    sell_tag: Int64Array
+    sell_price: Int64Array
+    id_suffix: str = ""
+    accepts: BoolArray | None = None
+
+    @property
+    def n_orders(self) -> int:
+        """Number of rows (submitted orders)."""
+        return int(self.agent.shape[0])
+
+
+class ArrayExchange:
+    """Clears :class:`OrderArrays` for one community (see the module docstring).
+
+    Args:
+        params: The clearing parameters (the seed is given per :meth:`clear`).
+        agents: Agent names; an order's ``agent`` column indexes this. Names must be unique
+            strings. With ``params.agents`` set, a name missing there is an ``unknown_agent``
+            and each agent may sell only its listed tags; with ``None`` any agent sells any tag.
+
+    Raises:
+        ValueError: If a name is not a string or appears twice.
+    """
+
+    def __init__(self, params: ClearingParams, agents: Sequence[str]) -> None:
+        names = tuple(agents)
+        for name in names:
+            if not isinstance(name, str):
+                raise ValueError(f"agents must be strings, got {type(name).__name__} {name!r}")
+        if len(set(names)) != len(names):
+            raise ValueError("agents must be unique names (an order's id is its agent's name)")
+        self.params = params
+        self.agents = names
+        self.tags = params.tags
+        n_tags = len(self.tags)
+        code = {tag: i for i, tag in enumerate(self.tags)}
+        allowed = np.ones((len(names), n_tags), dtype=bool)
+        known = np.ones(len(names), dtype=bool)
+        self._allowed_map: dict[str, frozenset[str]] | None = None
+        if params.agents is not None:
+            table = {agent: frozenset(tags) for agent, tags in params.agents}
+            self._allowed_map = table
+            allowed[:] = False
+            for i, name in enumerate(names):
+                if name not in table:
+                    known[i] = False
+                for tag in table.get(name, ()):
+                    allowed[i, code[tag]] = True
+        # An empty name fails invalid_agent (and invalid_id too when the suffix is empty).
+        self._agent_ok = known & np.asarray([bool(n) for n in names], dtype=bool)
+        self._allowed = allowed
+        self._name_text = [_json_text(n) for n in names]
+        self._tag_text = [json.dumps(t, ensure_ascii=False) for t in self.tags]
+        self._sorted_codes = [code[t] for t in sorted(self.tags)]
+
+    def with_seed(self, seed: int) -> ClearingParams:
+        """The parameters with ``seed``: a copy of the validated ones, without validating the
+        agent table again (``ClearingParams.replace`` would, O(agents log agents)).
+
+        Raises:
+            ValueError: If ``seed`` is not an int in [0, 2**64).
+        """
+        if type(seed) is not int or not 0 <= seed < 2**64:
+            raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
+        params = copy.copy(self.params)
+        object.__setattr__(params, "seed", seed)
+        return params
+
+    def clear(self, orders: OrderArrays, seed: int | None = None) -> ArrayClearing:
+        """Validate and clear ``orders``; equal to :func:`exchange.clear` on the same orders.
+
+        Args:
+            orders: The slot's orders.
+            seed: The arrival-order seed; ``None`` keeps the parameters' own.
+
+        Returns:
+            The :class:`ArrayClearing`.
+
+        Raises:
+            ValueError: On malformed columns, or admitted quantities over 2**62 Wh in total.
+        """
+        params = self.params if seed is None else self.with_seed(seed)
+        self._check_columns(orders)
+        agent, is_buy, quantity = orders.agent, orders.is_buy, orders.quantity_wh
+        n_tags = len(self.tags)
+        lo, hi = params.price_min, params.price_max
+
+        # Validation: a row is rejected when any rule fails (which one is asked only of the
+        # rejected rows, below).
+        bad = ~self._agent_ok[agent] | (quantity <= 0) | (quantity > MAX_QUANTITY_WH)
+        counts = np.bincount(agent, minlength=len(self.agents))
+        duplicated = counts[agent] > 1
+        bad |= duplicated
+        sell_tag = np.where(is_buy, 0, orders.sell_tag)
+        sell_price = orders.sell_price
+        sell_bad = ~self._allowed[agent, sell_tag] | (sell_price < lo) | (sell_price > hi)
+        prices = orders.prices
+        out_of_bounds = (prices < lo) | (prices > hi)
+        if orders.accepts is None:
+            buy_bad = out_of_bounds.any(axis=1)
+        else:
+            buy_bad = (out_of_bounds & orders.accepts).any(axis=1) | ~orders.accepts.any(axis=1)
+        bad |= np.where(is_buy, buy_bad, sell_bad)
+        admitted = np.flatnonzero(~bad)
+        rejected: tuple[Rejection, ...] = ()
+        if admitted.shape[0] != agent.shape[0]:
+            rejected = self._rejections(orders, params, np.flatnonzero(bad), duplicated)
+
+        # The book: sells and buy legs of the admitted rows.
+        admitted_buy = is_buy[admitted]
+        sell_rows = admitted[~admitted_buy]
+        buy_index = np.flatnonzero(admitted_buy)
+        buy_rows = admitted[buy_index]
+        if orders.accepts is None:
+            leg_order = np.repeat(buy_index, n_tags)
+            leg_tag = np.tile(np.arange(n_tags, dtype=np.int64), buy_index.shape[0])
+            leg_price = prices[buy_rows].reshape(-1)
+        else:
+            row, leg_tag = np.nonzero(orders.accepts[buy_rows])
+            leg_order = buy_index[row]
+            leg_price = prices[buy_rows[row], leg_tag]
+        book = book_from_arrays(
+            params,
+            n_submitted=agent.shape[0],
+            positions=admitted,
+            is_buy=admitted_buy,
+            quantity=quantity[admitted],
+            sell_tag=sell_tag[sell_rows],
+            sell_price=sell_price[sell_rows],
+            leg_order=leg_order,
+            leg_tag=leg_tag.astype(np.int64, copy=False),
+            leg_price=leg_price,
+        )
+        matches = match_book(book, params.mechanism)
+
+        traded = matches.quantity
+        volume = np.zeros(n_tags, dtype=np.int64)
+        np.add.at(volume, matches.tag, traded)
+        buy_position = admitted[matches.buy]
+        sell_position = admitted[matches.sell]
+        return ArrayClearing(
+            exchange=self,
+            params=params,
+            orders=orders,
+            admitted=admitted,
+            rejected=rejected,
+            buy_position=buy_position,
+            sell_position=sell_position,
+            buyer=agent[buy_position],
+            seller=agent[sell_position],
+            tag=matches.tag,
+            quantity_wh=traded,
+            price=matches.price,
+            amount=money_array(traded, matches.price),
+            clearing_prices=tag_prices(matches, volume),
+            volume_wh=volume,
+        )
+
+    def _check_columns(self, orders: OrderArrays) -> None:
+        n = orders.agent.shape[0]
+        n_tags = len(self.tags)
+        shapes = {
+            "agent": (orders.agent.shape, (n,)),
+            "is_buy": (orders.is_buy.shape, (n,)),
+            "quantity_wh": (orders.quantity_wh.shape, (n,)),
+            "prices": (orders.prices.shape, (n, n_tags)),
+            "sell_tag": (orders.sell_tag.shape, (n,)),
+            "sell_price": (orders.sell_price.shape, (n,)),
+        }
+        if orders.accepts is not None:
+            shapes["accepts"] = (orders.accepts.shape, (n, n_tags))
+        for name, (shape, expected) in shapes.items():
+            if shape != expected:
+                raise ValueError(f"OrderArrays.{name} has shape {shape}, expected {expected}")
+        if orders.is_buy.dtype != np.bool_:
+            raise ValueError(f"OrderArrays.is_buy must be bool, got {orders.is_buy.dtype}")
+        if n == 0:
+            return
+        if int(orders.agent.min()) < 0 or int(orders.agent.max()) >= len(self.agents):
+            raise ValueError(
+                f"OrderArrays.agent must index the {len(self.agents)} agents, got values in "
+                f"[{int(orders.agent.min())}, {int(orders.agent.max())}]"
+            )
+        tags = orders.sell_tag[~orders.is_buy]
+        if tags.shape[0] and (int(tags.min()) < 0 or int(tags.max()) >= n_tags):
+            raise ValueError(
+                f"OrderArrays.sell_tag of a sell order must be a tag code in [0, {n_tags}), "
+                f"got values in [{int(tags.min())}, {int(tags.max())}]"
+            )
+
+    def _rejections(
+        self,
+        orders: OrderArrays,
+        params: ClearingParams,
+        rows: Int64Array,
+        duplicated: BoolArray,
+    ) -> tuple[Rejection, ...]:
+        # The reasons and details are validation's own: the rejected rows are rebuilt as
+        # Orders and checked by the same function, so the two paths cannot drift apart.
+        suffix = orders.id_suffix
+        twice = {self.agents[a] + suffix for a in orders.agent[duplicated].tolist()}
+        tags = frozenset(self.tags)
+        out: list[Rejection] = []
+        for row in rows.tolist():
+            order = self.order(orders, row)
+            problem = _check(
+                order, twice, tags, self._allowed_map, params.price_min, params.price_max
+            )
+            if problem is None:  # pragma: no cover - the masks above and _check disagree
+                raise AssertionError(f"row {row} ({order}) was rejected by the array checks only")
+            out.append(Rejection(order.id, order.agent, *problem))
+        return tuple(out)
+
+    def order(self, orders: OrderArrays, row: int) -> Order:
+        """Row ``row`` of ``orders`` as an :class:`~exchange.orders.Order`."""
+        name = self.agents[int(orders.agent[row])]
+        order_id = name + orders.id_suffix
+        quantity = int(orders.quantity_wh[row])
+        if orders.is_buy[row]:
+            accepts = None if orders.accepts is None else orders.accepts[row].tolist()
+            prices = orders.prices[row].tolist()
+            return Order.buy(
+                order_id,
+                name,
+                quantity,
+                {
+                    tag: price
+                    for code, (tag, price) in enumerate(zip(self.tags, prices, strict=True))
+                    if accepts is None or accepts[code]
+                },
+            )
+        tag = self.tags[int(orders.sell_tag[row])]
+        return Order.sell(order_id, name, quantity, tag, int(orders.sell_price[row]))
+
+    def orders(self, orders: OrderArrays) -> list[Order]:
+        """Every row as an :class:`~exchange.orders.Order`, in submission order."""
+        return [self.order(orders, row) for row in range(orders.n_orders)]
+
+    def orders_json(self, orders: OrderArrays) -> list[bytes]:
+        """Canonical JSON of each row's ``Order.to_dict()`` (sorted keys, no spaces), in
+        submission order, from %-format templates."""
+        n = orders.n_orders
+        if orders.accepts is not None:
+            # Each buy may list other tags: no shared template; encode the records.
+            encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            return [encode.encode(o.to_dict()).encode("utf-8") for o in self.orders(orders)]
+        suffix = _json_text(orders.id_suffix).replace("%", "%%")
+        head = '{"agent":"%s","id":"%s' + suffix + '",'
+        price_fields = ",".join(
+            self._tag_text[c].replace("%", "%%") + ":%d" for c in self._sorted_codes
+        )
+        buy_format = head + '"prices":{' + price_fields + '},"quantity_wh":%d,"side":"buy"}'
+        sell_format = head + '"price":%d,"quantity_wh":%d,"side":"sell","tag":%s}'
+        names = self._name_text
+        buy_rows = np.flatnonzero(orders.is_buy)
+        sell_rows = np.flatnonzero(~orders.is_buy)
+        out = np.empty(n, dtype=object)
+        if buy_rows.shape[0]:
+            buy_names = [names[a] for a in orders.agent[buy_rows].tolist()]
+            columns = orders.prices[buy_rows][:, self._sorted_codes].T.tolist()
+            out[buy_rows] = [
+                (buy_format % values).encode("utf-8")
+                for values in zip(
+                    buy_names,
+                    buy_names,
+                    *columns,
+                    orders.quantity_wh[buy_rows].tolist(),
+                    strict=True,
+                )
+            ]
+        if sell_rows.shape[0]:
+            sell_names = [names[a] for a in orders.agent[sell_rows].tolist()]
+            tag_text = self._tag_text
+            out[sell_rows] = [
+                (sell_format % (name, name, price, quantity, tag_text[tag])).encode("utf-8")
+                for name, price, quantity, tag in zip(
+                    sell_names,
+                    orders.sell_price[sell_rows].tolist(),
+                    orders.quantity_wh[sell_rows].tolist(),
+                    orders.sell_tag[sell_rows].tolist(),
+                    strict=True,
+                )
+            ]
+        encoded: list[bytes] = out.tolist()
+        return encoded
+
+
+@dataclass(frozen=True, eq=False)
+class ArrayClearing:
+    """One slot cleared by :class:`ArrayExchange`: trades as columns in trade sequence.
+
+    Attributes:
+        exchange: The exchange that cleared it (agent names, tags).
+        params: The parameters, with the slot's seed.
+        orders: The submitted orders.
+        admitted: Rows admitted, ascending.
+        rejected: One :class:`~exchange.validation.Rejection` per rejected row, in row order.
+        buy_position: Per trade, the row of its buy order.
+        sell_position: Per trade, the row of its sell order.
+        buyer: Per trade, the buyer's agent index.
+        seller: Per trade, the seller's agent index.
+        tag: Per trade, the tag code.
+        quantity_wh: Per trade, Wh.
+        price: Per trade, ticks.
+        amount: Per trade, 0.01 JPY (:func:`exchange.units.money`).
+        clearing_prices: Per tag code, ticks (``-1`` where the tag did not trade).
+        volume_wh: Per tag code, Wh traded.
+    """
+
+    exchange: ArrayExchange
+    params: ClearingParams
+    orders: OrderArrays
+    admitted: Int64Array
+    rejected: tuple[Rejection, ...]
+    buy_position: Int64Array
+    sell_position: Int64Array
+    buyer: Int64Array
+    seller: Int64Array
+    tag: Int64Array
+    quantity_wh: Int64Array
+    price: Int64Array
+    amount: Int64Array
+    clearing_prices: Int64Array
+    volume_wh: Int64Array
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_trades(self) -> int:
+        """Number of trades."""
+        return int(self.quantity_wh.shape[0])
+
+    def order_objects(self) -> list[Order]:
+        """The submitted rows as :class:`~exchange.orders.Order` objects (built once)."""
+        if "orders" not in self._cache:
+            self._cache["orders"] = self.exchange.orders(self.orders)
+        orders: list[Order] = self._cache["orders"]
+        return orders
+
+    def trades(self) -> tuple[Trade, ...]:
+        """The trades as :class:`~exchange.results.Trade` objects, in trade sequence."""
+        names, tags = self.exchange.agents, self.exchange.tags
+        suffix = self.orders.id_suffix
+        return tuple(
+            Trade(names[b] + suffix, names[s] + suffix, names[b], names[s], tags[t], q, p, m)
+            for b, s, t, q, p, m in zip(
+                self.buyer.tolist(),
+                self.seller.tolist(),
+                self.tag.tolist(),
+                self.quantity_wh.tolist(),
+                self.price.tolist(),
+                self.amount.tolist(),
+                strict=True,
+            )
+        )
+
+    def trade_records(self) -> list[dict[str, Any]]:
+        """``ClearingResult.to_dict()["trades"]``: each trade's ``to_dict()``."""
+        return [t.to_dict() for t in self.trades()]
+
+    def trades_json(self) -> list[bytes]:
+        """Canonical JSON of :meth:`trade_records` (sorted keys, no spaces), from one
+        %-format template: byte for byte what the ledger's canonical encoders write."""
+        suffix = _json_text(self.orders.id_suffix).replace("%", "%%")
+        template = (
+            '{"amount":%d,"buy":"%s' + suffix + '","buyer":"%s","price":%d,"quantity_wh":%d,'
+            '"sell":"%s' + suffix + '","seller":"%s","tag":%s}'
+        )
+        names = self.exchange._name_text
+        tag_text = self.exchange._tag_text
+        return [
+            (template % (m, names[b], names[b], p, q, names[s], names[s], tag_text[t])).encode(
+                "utf-8"
+            )
+            for b, s, t, q, p, m in zip(
+                self.buyer.tolist(),
+                self.seller.tolist(),
+                self.tag.tolist(),
+                self.quantity_wh.tolist(),
+                self.price.tolist(),
+                self.amount.tolist(),
+                strict=True,
+            )
+        ]
+
+    def unfilled(self) -> tuple[Unfilled, ...]:
+        """Every admitted order with Wh left, in submission order."""
+        orders = self.orders
+        n = orders.n_orders
+        filled = np.zeros(n, dtype=np.int64)
+        np.add.at(filled, self.buy_position, self.quantity_wh)
+        np.add.at(filled, self.sell_position, self.quantity_wh)
+        left = orders.quantity_wh - filled
+        rows = self.admitted[left[self.admitted] > 0]
+        names = self.exchange.agents
+        suffix = orders.id_suffix
+        return tuple(
+            Unfilled(names[a] + suffix, names[a], "buy" if buy else "sell", q)
+            for a, buy, q in zip(
+                orders.agent[rows].tolist(),
+                orders.is_buy[rows].tolist(),
+                left[rows].tolist(),
+                strict=True,
+            )
+        )
+
+    def to_result(self) -> ClearingResult:
+        """The :class:`~exchange.results.ClearingResult` that :func:`exchange.clear` gives."""
+        tags = self.exchange.tags
+        prices = self.clearing_prices.tolist()
+        volumes = self.volume_wh.tolist()
+        return ClearingResult(
+            mechanism=self.params.mechanism,
+            trades=self.trades(),
+            clearing_prices={tag: prices[c] for c, tag in enumerate(tags) if prices[c] >= 0},
+            volumes_wh={tag: volumes[c] for c, tag in enumerate(tags)},
+            rejected=self.rejected,
+            unfilled=self.unfilled(),
+        )
+
+
+def clear_arrays(
+    orders: OrderArrays, params: ClearingParams, agents: Sequence[str]
+) -> ArrayClearing:
+    """Clear ``orders`` once (building the :class:`ArrayExchange` of ``agents`` each call).
+
+    A simulator clearing many slots of one community should build the
+    :class:`ArrayExchange` once and call its :meth:`~ArrayExchange.clear`.
+    """
+    return ArrayExchange(params, agents).clear(orders)
+
+
+__all__ = ["ArrayClearing", "ArrayExchange", "OrderArrays", "clear_arrays"]
