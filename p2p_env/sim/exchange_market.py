@@ -1,23 +1,38 @@
 """The simulator's :class:`~p2p_env.sim.market.Market` on the tagged exchange (``exchange/``).
 
-Each slot's decoded actions become :class:`exchange.Order` objects (one per agent at most, id
-``<agent>@<slot>``), cleared by :func:`exchange.clear` with the config's mechanism and price
-bounds, the agents' allowed sell tags (so a home without PV can never sell ``pv``) and a seed
-derived from the episode seed and the slot. The parameters, orders and result go to the ledger in
-their canonical JSON-compatible forms, so ``p2p-gym ledger verify`` can replay every slot.
+Each slot's decoded actions become one order per agent at most (id ``<agent>@<slot>``), cleared
+with the config's mechanism and price bounds, the agents' allowed sell tags (so a home without PV
+can never sell ``pv``) and a seed derived from the episode seed and the slot. The parameters,
+orders and result go to the ledger in their canonical JSON-compatible forms, so
+``p2p-gym ledger verify`` can replay every slot.
+
+The orders never become objects: :meth:`ExchangeMarket.clear` hands the decoded arrays to an
+:class:`exchange.ArrayExchange` (built once per community), sums the trades per agent with
+numpy, and writes the orders' and trades' canonical JSON from templates. The reference path,
+:class:`exchange.Order` objects through :func:`exchange.clear`, stays as
+:meth:`ExchangeMarket.reference_outcome`; the two are tested equal field by field and byte for
+byte. The ledger's dict records (:class:`SlotRecords`) are built only when read.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from exchange import ClearingParams, ClearingResult, Order, agent_tags, clear
+from exchange import (
+    ArrayClearing,
+    ArrayExchange,
+    ClearingParams,
+    ClearingResult,
+    Order,
+    OrderArrays,
+    agent_tags,
+    clear,
+)
 from ledger.canonical import canonical_json
-from ledger.fast import RecordTemplate, trusted_json_many
+from ledger.fast import RecordTemplate
 from p2p_env.config import GymConfig
 from p2p_env.sim.actions import BUY, SELL, DecodedActions
 from p2p_env.sim.community import Community
@@ -67,26 +82,63 @@ class SlotRecords(Mapping[str, Any]):
     """A slot's ledger records (``params``, ``orders``, ``trades``, ``rejected``), built on first
     access: the recorder's fast path reads :class:`~p2p_env.sim.market.EncodedRecords` instead,
     so a training run never builds these dicts (the parameters of a large community list every
-    agent)."""
+    agent).
+
+    Args:
+        cleared: The slot's array clearing (:meth:`ExchangeMarket.clear`).
+        orders: The slot's orders as objects, where the caller already has them (the reference
+            path); otherwise they are built from ``cleared`` when first read.
+        result: Likewise, the exchange's :class:`~exchange.ClearingResult`.
+    """
 
     _KEYS = ("params", "orders", "trades", "rejected")
 
-    def __init__(self, params: ClearingParams, orders: list[Order], result: ClearingResult) -> None:
-        self._params = params
+    def __init__(
+        self,
+        cleared: ArrayClearing | None = None,
+        *,
+        params: ClearingParams | None = None,
+        orders: list[Order] | None = None,
+        result: ClearingResult | None = None,
+    ) -> None:
+        if cleared is None and (params is None or orders is None or result is None):
+            raise ValueError("SlotRecords needs an ArrayClearing or params, orders and result")
+        self._cleared = cleared
+        self._params = params if params is not None else cleared.params  # type: ignore[union-attr]
         self._orders = orders
         self._result = result
         self._cache: dict[str, Any] = {}
+
+    def order_objects(self) -> list[Order]:
+        """The slot's orders as :class:`exchange.Order` objects (built once)."""
+        if self._orders is None:
+            assert self._cleared is not None
+            self._orders = self._cleared.order_objects()
+        return self._orders
+
+    def result(self) -> ClearingResult:
+        """The slot's :class:`exchange.ClearingResult`, as :func:`exchange.clear` gives it."""
+        if self._result is None:
+            assert self._cleared is not None
+            self._result = self._cleared.to_result()
+        return self._result
 
     def __getitem__(self, key: str) -> Any:
         if key not in self._cache:
             if key == "params":
                 value: Any = self._params.to_dict()
             elif key == "orders":
-                value = [o.to_dict() for o in self._orders]
+                value = [o.to_dict() for o in self.order_objects()]
             elif key == "trades":
-                value = trade_records(self._result)
+                if self._result is None and self._cleared is not None:
+                    value = self._cleared.trade_records()
+                else:
+                    value = trade_records(self.result())
             elif key == "rejected":
-                value = [r.to_dict() for r in self._result.rejected]
+                if self._result is None and self._cleared is not None:
+                    value = [r.to_dict() for r in self._cleared.rejected]
+                else:
+                    value = [r.to_dict() for r in self.result().rejected]
             else:
                 raise KeyError(key)
             self._cache[key] = value
@@ -109,6 +161,8 @@ class ExchangeMarket:
         self.seed = seed
         self.index = {agent: i for i, agent in enumerate(community.agents)}
         self.tag_index = {tag: i for i, tag in enumerate(self.tags)}
+        # Per agent, the code of the tag it sells (0 for agents that sell nothing: decode never
+        # gives them a sell, and the exchange would reject one as tag_not_allowed).
         self._sell_tag_index = np.asarray(
             [self.tag_index.get(t, 0) if t is not None else 0 for t in community.sell_tag],
             dtype=np.int64,
@@ -118,26 +172,42 @@ class ExchangeMarket:
         fixed = self.base.to_dict()
         del fixed["seed"]
         self._params_template = RecordTemplate(fixed, ("seed",))
-        self._order_formats = _order_formats(community, self.tags)
-        self._sorted_tags = [self.tag_index[t] for t in sorted(self.tags)]
+        self.exchange = ArrayExchange(self.base, community.agents)
+        """Clears the slots' order columns (built once: the agents and their sell tags)."""
 
     def reset(self, seed: int) -> None:
         """Seed the arrival order of the coming episode's slots."""
         self.seed = seed
 
+    def seed_for(self, slot: int) -> int:
+        """The slot's arrival-order seed, drawn from (episode seed, slot)."""
+        # Below 2**63: the ledger stores signed 64-bit integers.
+        return (self.seed * _SEED_STRIDE + slot + 1) % 2**63
+
     def params_for(self, slot: int) -> ClearingParams:
         """The slot's parameters: the run's, with a seed drawn from (episode seed, slot)."""
-        # Below 2**63: the ledger stores signed 64-bit integers.
-        seed = (self.seed * _SEED_STRIDE + slot + 1) % 2**63
         # A copy of the validated base with only the seed changed: ``replace`` would validate
-        # the whole agent table again every slot (O(n log n) for a large community), and a seed
-        # in [0, 2**63) is valid by construction.
-        params = copy.copy(self.base)
-        object.__setattr__(params, "seed", seed)
-        return params
+        # the whole agent table again every slot (O(n log n) for a large community).
+        return self.exchange.with_seed(self.seed_for(slot))
+
+    def order_arrays(self, slot: int, decoded: DecodedActions) -> OrderArrays:
+        """The slot's orders as columns: one row per agent that asked to trade, in agent order."""
+        rows = np.flatnonzero(decoded.side)
+        prices = decoded.prices[rows]
+        sell_tag = self._sell_tag_index[rows]
+        return OrderArrays(
+            agent=rows,
+            is_buy=decoded.side[rows] == BUY,
+            quantity_wh=decoded.quantity_wh[rows],
+            prices=prices,
+            sell_tag=sell_tag,
+            sell_price=prices[np.arange(rows.shape[0]), sell_tag],
+            id_suffix=f"@{slot}",
+        )
 
     def orders(self, slot: int, decoded: DecodedActions) -> list[Order]:
-        """One order per agent that asked to trade, in agent order."""
+        """One order per agent that asked to trade, in agent order, as objects (the reference
+        path; :meth:`order_arrays` are the same orders as columns)."""
         out: list[Order] = []
         agents, tags = self.community.agents, self.tags
         sides = decoded.side.tolist()
@@ -163,38 +233,62 @@ class ExchangeMarket:
 
     def encoded_orders(self, slot: int, decoded: DecodedActions) -> list[bytes]:
         """Canonical JSON of :meth:`orders`' records, straight from the arrays (same bytes)."""
-        buy_formats, sell_formats = self._order_formats
-        sides = decoded.side.tolist()
-        quantities = decoded.quantity_wh.tolist()
-        # Buy prices in the canonical (sorted tag) order of the "prices" object.
-        buy_prices = decoded.prices[:, self._sorted_tags].tolist()
-        sell_prices = decoded.prices[
-            np.arange(len(sides)), np.maximum(self._sell_tag_index, 0)
-        ].tolist()
-        out: list[bytes] = []
-        for i in np.flatnonzero(decoded.side).tolist():
-            if sides[i] == BUY:
-                out.append((buy_formats[i] % (slot, *buy_prices[i], quantities[i])).encode("utf-8"))
-            elif sides[i] == SELL:
-                out.append(
-                    (sell_formats[i] % (slot, sell_prices[i], quantities[i])).encode("utf-8")
-                )
-        return out
+        return self.exchange.orders_json(self.order_arrays(slot, decoded))
 
     def clear(self, slot: int, decoded: DecodedActions) -> MarketOutcome:
-        """Clear the slot and sum the trades per agent and tag."""
+        """Clear the slot and sum the trades per agent and tag (numpy over the trades)."""
+        orders = self.order_arrays(slot, decoded)
+        cleared = self.exchange.clear(orders, self.seed_for(slot))
+        n = self.community.n_agents
+        buyer, seller, tag = cleared.buyer, cleared.seller, cleared.tag
+        quantity, amount = cleared.quantity_wh, cleared.amount
+        bought = np.zeros(n, np.int64)
+        sold = np.zeros(n, np.int64)
+        paid = np.zeros(n, np.int64)
+        received = np.zeros(n, np.int64)
+        by_tag = np.zeros((n, len(self.tags)), np.int64)
+        if quantity.shape[0]:
+            np.add.at(bought, buyer, quantity)
+            np.add.at(paid, buyer, amount)
+            np.add.at(sold, seller, quantity)
+            np.add.at(received, seller, amount)
+            np.add.at(by_tag, (buyer, tag), quantity)
+        trades = tuple(
+            zip(
+                buyer.tolist(),
+                seller.tolist(),
+                tag.tolist(),
+                quantity.tolist(),
+                amount.tolist(),
+                strict=True,
+            )
+        )
+        return MarketOutcome(
+            bought_wh=bought,
+            sold_wh=sold,
+            bought_by_tag_wh=by_tag,
+            paid_sen=paid,
+            received_sen=received,
+            price_ticks=cleared.clearing_prices,
+            volume_wh=cleared.volume_wh,
+            n_orders=orders.n_orders,
+            n_rejected=len(cleared.rejected),
+            records=SlotRecords(cleared),
+            trades=trades,
+            encoded=EncodedRecords(
+                params_json=self._params_template.encode((cleared.params.seed,)),
+                orders=self.exchange.orders_json(orders),
+                trades=cleared.trades_json(),
+            ),
+        )
+
+    def reference_outcome(self, slot: int, decoded: DecodedActions) -> MarketOutcome:
+        """:meth:`clear` the documented way: :class:`exchange.Order` objects,
+        :func:`exchange.clear`, a Python loop over the trades and the checked canonical
+        encoder. Slow; it is what :meth:`clear` is tested against."""
         orders = self.orders(slot, decoded)
         params = self.params_for(slot)
         result = clear(orders, params)
-        return self._outcome(orders, params, result, self.encoded_orders(slot, decoded))
-
-    def _outcome(
-        self,
-        orders: list[Order],
-        params: ClearingParams,
-        result: ClearingResult,
-        encoded_orders: list[bytes],
-    ) -> MarketOutcome:
         n, n_tags = self.community.n_agents, len(self.tags)
         bought = np.zeros(n, np.int64)
         sold = np.zeros(n, np.int64)
@@ -223,35 +317,11 @@ class ExchangeMarket:
             volume_wh=volume,
             n_orders=len(orders),
             n_rejected=len(result.rejected),
-            records=SlotRecords(params, orders, result),
+            records=SlotRecords(params=params, orders=orders, result=result),
             trades=tuple(trades),
             encoded=EncodedRecords(
-                params_json=self._params_template.encode((params.seed,)),
-                orders=encoded_orders,
-                trades=trusted_json_many(t.to_dict() for t in result.trades),
+                params_json=canonical_json(params.to_dict()),
+                orders=[canonical_json(o.to_dict()) for o in orders],
+                trades=[canonical_json(t.to_dict()) for t in result.trades],
             ),
         )
-
-
-def _order_formats(community: Community, tags: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """Per agent, %-format strings of its buy and sell order records in canonical JSON.
-
-    A buy takes ``(slot, *prices in sorted tag order, quantity)``, a sell ``(slot, price,
-    quantity)``; the fixed text is written by the checked encoder once, so the result is byte
-    for byte ``canonical_json(order.to_dict())`` (tested).
-    """
-
-    def text(value: Any) -> str:
-        return canonical_json(value).decode("utf-8").replace("%", "%%")
-
-    buys: list[str] = []
-    sells: list[str] = []
-    price_fields = ",".join(f"{text(tag)}:%d" for tag in sorted(tags))
-    for agent, tag in zip(community.agents, community.sell_tag, strict=True):
-        # The id "<agent>@<slot>": the quoted agent and "@", then the slot, then the quote.
-        order_id = text(f"{agent}@")[:-1] + '%d"'
-        head = f'{{"agent":{text(agent)},"id":{order_id},'
-        buys.append(head + f'"prices":{{{price_fields}}},"quantity_wh":%d,"side":"buy"}}')
-        sell_tag = text(tag) if tag is not None else '""'
-        sells.append(head + f'"price":%d,"quantity_wh":%d,"side":"sell","tag":{sell_tag}}}')
-    return buys, sells
