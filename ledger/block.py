@@ -25,7 +25,14 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ledger.canonical import HASH_SIZE, SCHEMA_VERSION, canonical_json, sha256
+from ledger.canonical import (
+    HASH_SIZE,
+    INT_MAX,
+    INT_MIN,
+    SCHEMA_VERSION,
+    canonical_json,
+    sha256,
+)
 from ledger.errors import LedgerFormatError
 from ledger.records import KIND_LABELS
 
@@ -80,6 +87,67 @@ class BlockHeader:
     def total_records(self) -> int:
         """Records in the block, all kinds."""
         return sum(self.counts.values())
+
+
+def _header_format() -> bytes:
+    """:meth:`BlockHeader.encode` as a bytes %-format (``encode_trusted_header``'s order)."""
+    mark = {name: f"\x00{name}\x00" for name in (*_HEADER_ARGS, *KIND_LABELS)}
+    body: dict[str, Any] = {name: mark[name] for name in _HEADER_ARGS}
+    body["counts"] = {label: mark[label] for label in KIND_LABELS}
+    text = canonical_json(body).replace(b"%", b"%%")
+    directive = {"merkle_root": b'"%s"', "params_hash": b'"%s"', "prev_hash": b'"%s"'}
+    at = -1
+    for name in (*sorted(KIND_LABELS), *_HEADER_ARGS):
+        quoted = canonical_json(mark[name])
+        pos = text.find(quoted)
+        if pos <= at:  # the canonical key order is not the order the encoder passes values in
+            raise AssertionError(f"header format: {name!r} is out of order")
+        text = text.replace(quoted, directive.get(name, b"%b" if name == "start" else b"%d"))
+        at = pos
+    return text
+
+
+_HEADER_ARGS: Final = (
+    "height",
+    "merkle_root",
+    "params_hash",
+    "prev_hash",
+    "schema",
+    "slot",
+    "start",
+)
+_HEADER_FORMAT: Final = _header_format()
+_SORTED_LABELS: Final = tuple(sorted(KIND_LABELS))
+
+
+def encode_trusted_header(header: BlockHeader) -> bytes:
+    """:meth:`BlockHeader.encode` through one string formatting, for the ledger's own headers.
+
+    Gives the same bytes (tested). A header whose counts are not exactly the four kind labels,
+    or whose integers are not plain signed 64-bit ints, goes through :meth:`BlockHeader.encode`
+    (which refuses what is not canonical).
+    """
+    counts = header.counts
+    try:
+        values = tuple(counts[label] for label in _SORTED_LABELS)
+    except KeyError:
+        return header.encode()
+    ints = (*values, header.height, header.schema, header.slot)
+    if len(counts) != len(_SORTED_LABELS) or any(
+        type(v) is not int or not INT_MIN <= v <= INT_MAX for v in ints
+    ):
+        return header.encode()
+    start = header.start
+    return _HEADER_FORMAT % (
+        *values,
+        header.height,
+        header.merkle_root.hex().encode("ascii"),
+        header.params_hash.hex().encode("ascii"),
+        header.prev_hash.hex().encode("ascii"),
+        header.schema,
+        header.slot,
+        b"null" if start is None else canonical_json(start, "header.start"),
+    )
 
 
 def block_hash(header_bytes: bytes) -> bytes:

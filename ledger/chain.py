@@ -16,6 +16,7 @@ not import the exchange. See :mod:`ledger.records` and :mod:`ledger.block` for t
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -23,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from ledger.block import GENESIS_PREV_HASH, BlockHeader, block_hash, decode_header
+from ledger.block import GENESIS_PREV_HASH, BlockHeader, decode_header, encode_trusted_header
 from ledger.canonical import SCHEMA_VERSION, canonical_json, sha256
 from ledger.certificates import CertificateBook
 from ledger.errors import CertificateError, LedgerError, RecordError
@@ -47,6 +48,22 @@ from ledger.store import LedgerStore, MemoryStore, StoredBlock
 from ledger.verify import ReplayHook, VerifyReport, verify
 
 Body = Mapping[str, Any]
+
+
+_INDEX_CACHE = 1 << 16
+_INDEX_BYTES: list[bytes] = []
+
+
+def _indices(first: int, count: int) -> list[bytes]:
+    """The 4-byte big-endian record indices ``first .. first + count - 1`` of the envelopes."""
+    end = first + count
+    if end > len(_INDEX_BYTES) and len(_INDEX_BYTES) < _INDEX_CACHE:
+        _INDEX_BYTES.extend(
+            i.to_bytes(4, "big") for i in range(len(_INDEX_BYTES), min(end, _INDEX_CACHE))
+        )
+    if end <= len(_INDEX_BYTES):
+        return _INDEX_BYTES[first:end]
+    return [i.to_bytes(4, "big") for i in range(first, end)]
 
 
 class Ledger:
@@ -117,6 +134,11 @@ class Ledger:
         self.close()
 
     # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def checks_certificates(self) -> bool:
+        """Whether certificate events are checked when a block is appended."""
+        return self._check_certificates
 
     def __len__(self) -> int:
         """Number of blocks."""
@@ -283,7 +305,6 @@ class Ledger:
                 f"{len(certificates)}: this ledger checks certificates, pass both"
             )
         height = len(self.store)
-        pack, version = ENVELOPE.pack, SCHEMA_VERSION
         data: list[bytes] = []
         for kind, bodies in (
             (RecordKind.ORDER, orders),
@@ -291,8 +312,12 @@ class Ledger:
             (RecordKind.SETTLEMENT, settlements),
             (RecordKind.CERTIFICATE, certificates),
         ):
-            index = len(data)
-            data += [pack(kind, version, height, index + i) + b for i, b in enumerate(bodies)]
+            if bodies:
+                # The envelope is kind, version and height (the same for the kind's records)
+                # followed by the record's index: two concatenations a record.
+                head = ENVELOPE.pack(kind, SCHEMA_VERSION, height, 0)[:-4]
+                first = len(data)
+                data += map(bytes.__add__, map(head.__add__, _indices(first, len(bodies))), bodies)
         if len(data) > MAX_RECORDS_PER_BLOCK + 1:
             raise RecordError(f"block {height}: {len(data)} records, at most 2**32")
         counts = {
@@ -328,24 +353,24 @@ class Ledger:
         height = len(self.store)
         if self._check_certificates:
             self._check_block_certificates(slot, certificates)
-        sha = sha256
-        leaves = [sha(b"\x00" + d) for d in data]
+        sha = hashlib.sha256
+        leaves = [sha(b"\x00" + d).digest() for d in data]
         header = BlockHeader(
             height=height,
             slot=slot,
             prev_hash=self.head_hash,
             merkle_root=merkle_root(leaves),
             counts=counts,
-            params_hash=sha(params_bytes),
+            params_hash=sha(params_bytes).digest(),
             start=start,
         )
-        header_bytes = header.encode()
+        header_bytes = encode_trusted_header(header)
         try:
             self.store.append(
                 StoredBlock(
                     height=height,
                     header=header_bytes,
-                    hash=block_hash(header_bytes),
+                    hash=sha(header_bytes).digest(),  # block_hash
                     leaves=b"".join(leaves),
                     records=data,
                     params_hash=header.params_hash,
@@ -356,7 +381,7 @@ class Ledger:
             self._book = None  # it has seen this block's events: rebuild from the store
             raise
         if self._history_cache is not None:
-            self._history_cache.append(sha(b"\x00" + header_bytes))
+            self._history_cache.append(sha(b"\x00" + header_bytes).digest())
         self._last_slot = slot
         return header
 

@@ -21,18 +21,22 @@ queries can say which producer's solar a home, or a PHV's trips, ran on.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ledger import CertificateRegistry, Ledger
-from ledger.fast import RecordTemplate, UncheckedCertificateRegistry, trusted_json_many
+from ledger.fast import RowTemplates, SlotCertificateWriter
 from p2p_env.config import GymConfig
 from p2p_env.sim.community import AgentKind, Community
 from p2p_env.sim.market import MarketOutcome, SlotFlows
 from p2p_env.sim.settlement import Settlement
 
+_INT64 = np.dtype(np.int64)
 _SETTLEMENT_FIELDS = (
     "metered_wh",
     "p2p_bought_wh",
@@ -59,9 +63,15 @@ class LedgerRecorder:
         community: The community (agent ids and kinds).
         path: SQLite file of the first episode; ``None`` keeps ledgers in memory.
         keep_records: In memory, keep every record (``False``: headers and hashes only).
-        fast: Encode records with :mod:`ledger.fast` and produce certificate events without
-            the registry's own per-event re-check (same bytes, tested; ``Ledger.verify`` and a
-            SQLite ledger still check them); ``False`` uses the checked generic paths.
+        fast: Write the records as canonical JSON straight from the arrays (:mod:`ledger.fast`:
+            the certificate events from a :class:`~ledger.fast.SlotCertificateWriter`, the
+            settlements from one string formatting); the same bytes as the generic path
+            (tested), and ``Ledger.verify`` and a SQLite ledger still check them. ``False``
+            uses the checked generic paths: the :class:`~ledger.CertificateRegistry` and
+            ``Ledger.append_block``.
+        tags: The market's tags (``config.market.tags``), the names of the trades' tag
+            indices. ``None`` reads them from each slot's clearing parameters, which builds
+            the parameters' record (it lists every agent) in every slot with trades.
     """
 
     def __init__(
@@ -71,20 +81,21 @@ class LedgerRecorder:
         *,
         keep_records: bool = True,
         fast: bool = True,
+        tags: Sequence[str] | None = None,
     ) -> None:
         self.community = community
         self.path = path
         self.keep_records = keep_records
         self.fast = fast
+        self.tags = None if tags is None else tuple(tags)
         fields = sorted(_SETTLEMENT_FIELDS)
         self._settlement_fields = fields
-        self._settlement_templates = [
-            RecordTemplate({"agent": agent}, fields) for agent in community.agents
-        ]
+        self._settlement_rows = RowTemplates(
+            [{"agent": agent} for agent in community.agents], fields
+        )
         self.episode = -1
         self.ledger: Ledger | None = None
         self.ledger_path: Path | None = None
-        self.registry = CertificateRegistry()
         agents = community.agents
         self.devices = {
             i: f"{agents[i]}/battery"
@@ -93,13 +104,17 @@ class LedgerRecorder:
         self.discharge_tag = {
             i: ("phv" if community.kind[i] == AgentKind.PHV else "battery") for i in self.devices
         }
+        self.registry = CertificateRegistry()
+        """The checked certificate registry of the generic path (``fast=False``)."""
+        self.writer = self._writer()
+        """The certificate writer of the fast path."""
         if path is not None and path.exists():
             raise FileExistsError(f"ledger file {path} exists: choose a new path")
 
     @classmethod
     def open(cls, config: GymConfig, path: Path | None) -> LedgerRecorder:
         """A recorder for ``config``'s community (SQLite at ``path``, else in memory)."""
-        return cls(Community.from_config(config), path)
+        return cls(Community.from_config(config), path, tags=config.market.tags)
 
     @property
     def head_hash(self) -> str:
@@ -111,7 +126,8 @@ class LedgerRecorder:
         if self.ledger is not None and self.path is not None:
             self.ledger.close()
         self.episode += 1
-        self.registry = UncheckedCertificateRegistry() if self.fast else CertificateRegistry()
+        self.registry = CertificateRegistry()
+        self.writer = self._writer()
         if self.path is None:
             self.ledger = Ledger.in_memory(keep_records=self.keep_records, check_certificates=False)
             return
@@ -127,30 +143,46 @@ class LedgerRecorder:
         """Append the slot's block and return its hash (hex)."""
         if self.ledger is None:
             self.reset()
-        assert self.ledger is not None
-        events = self._certificates(flows, outcome)
-        encoded = outcome.encoded
-        if self.fast and encoded is not None:
-            self.ledger.append_encoded(
-                flows.slot,
-                encoded.params_json,
-                orders=encoded.orders,
-                trades=encoded.trades,
-                settlements=self._encoded_settlements(flows, settlement),
-                certificates=trusted_json_many(events),
-                certificate_events=events,
-            )
-        else:
+        ledger = self.ledger
+        assert ledger is not None
+        if not self.fast:
             records = outcome.records
-            self.ledger.append_block(
+            ledger.append_block(
                 flows.slot,
                 records["params"],
                 orders=records["orders"],
                 trades=records["trades"],
                 settlements=self._settlements(flows, settlement),
-                certificates=events,
+                certificates=self._certificates(flows, outcome),
             )
-        return self.ledger.head_hash.hex()
+            return ledger.head_hash.hex()
+        metered = flows.metered_wh
+        certificates = self._encoded_certificates(flows, outcome, np.maximum(-metered, 0).tolist())
+        encoded = outcome.encoded
+        if encoded is None:  # a market without encoded records: the generic append
+            records = outcome.records
+            ledger.append_block(
+                flows.slot,
+                records["params"],
+                orders=records["orders"],
+                trades=records["trades"],
+                settlements=self._settlements(flows, settlement),
+                certificates=[json.loads(c) for c in certificates],
+            )
+            return ledger.head_hash.hex()
+        ledger.append_encoded(
+            flows.slot,
+            encoded.params_json,
+            orders=encoded.orders,
+            trades=encoded.trades,
+            settlements=self._encoded_settlements(flows, settlement),
+            certificates=certificates,
+            # The events a checking ledger checks are those of the very bytes it stores.
+            certificate_events=(
+                [json.loads(c) for c in certificates] if ledger.checks_certificates else ()
+            ),
+        )
+        return ledger.head_hash.hex()
 
     def close(self) -> None:
         """Close the current ledger (idempotent)."""
@@ -159,7 +191,33 @@ class LedgerRecorder:
 
     # ----------------------------------------------------------------------------------------
 
+    def _writer(self) -> SlotCertificateWriter:
+        return SlotCertificateWriter(self.community.agents, self.devices, self.discharge_tag)
+
+    def _tags(self, outcome: MarketOutcome) -> Sequence[str]:
+        tags: Sequence[str] = (
+            self.tags if self.tags is not None else outcome.records["params"]["tags"]
+        )
+        return tags
+
+    def _encoded_certificates(
+        self, flows: SlotFlows, outcome: MarketOutcome, exported: list[int]
+    ) -> list[bytes]:
+        """The slot's certificate events as canonical JSON: the writer's form of
+        :meth:`_certificates` (the same bytes, tested)."""
+        writer = self.writer
+        writer.begin_slot(flows.slot)
+        writer.issue(*_nonzero(flows.generation_wh), "pv")
+        writer.discharge(*_nonzero(flows.storage_discharge_wh))
+        if outcome.trades:
+            writer.transfer(outcome.trades, self._tags(outcome))
+        writer.charge(*_nonzero(flows.storage_charge_wh))
+        writer.lose(*_nonzero(flows.storage_drawn_wh))
+        writer.consume(*_nonzero(flows.consumption_wh))
+        return writer.end_slot(exported)
+
     def _certificates(self, flows: SlotFlows, outcome: MarketOutcome) -> list[dict[str, Any]]:
+        """The slot's certificate events from the checked registry (the reference)."""
         reg, agents = self.registry, self.community.agents
         reg.begin_slot(flows.slot)
         for i in np.flatnonzero(flows.generation_wh).tolist():
@@ -172,6 +230,11 @@ class LedgerRecorder:
                 self.discharge_tag[i],
             )
         tags = outcome.records["params"]["tags"]
+        if self.tags is not None and tuple(tags) != self.tags:
+            raise ValueError(
+                f"the clearing parameters' tags {list(tags)} differ from the recorder's "
+                f"tags {list(self.tags)}"
+            )
         for k, (buyer, seller, tag, wh, _) in enumerate(outcome.trades):
             trade_id = f"t{k}"  # the k-th trade record of this block
             moved = reg.transfer(agents[seller], agents[buyer], tags[tag], wh, trade=trade_id)
@@ -192,19 +255,21 @@ class LedgerRecorder:
     def _encoded_settlements(self, flows: SlotFlows, s: Settlement) -> list[bytes]:
         # Columns in the canonical (sorted) key order of the settlement record.
         columns = _settlement_columns(flows, s)
-        lists = []
-        for name in self._settlement_fields:
-            values = columns[name]
-            # The template writes %d: only integer arrays may take this path (a float would be
-            # truncated here where the generic encoder refuses it).
-            if values.dtype.kind not in "iu":
-                raise TypeError(f"settlement field {name} has dtype {values.dtype}, not integer")
-            lists.append(values.tolist())
-        rows = zip(*lists, strict=True)
-        return [
-            template.format_sorted(row)
-            for template, row in zip(self._settlement_templates, rows, strict=True)
-        ]
+        ordered = [columns[name] for name in self._settlement_fields]
+        if {values.dtype for values in ordered} == {_INT64}:
+            flat = np.stack(ordered, axis=1).ravel().tolist()  # row after row
+        else:
+            for name, values in zip(self._settlement_fields, ordered, strict=True):
+                # The template writes %d: only integer arrays may take this path (a float would
+                # be truncated here where the generic encoder refuses it).
+                if values.dtype.kind not in "iu":
+                    raise TypeError(
+                        f"settlement field {name} has dtype {values.dtype}, not integer"
+                    )
+            # Mixed integer types (uint64 would stack as float64): the exact ints, row by row.
+            lists = [values.tolist() for values in ordered]
+            flat = [v for row in zip(*lists, strict=True) for v in row]
+        return self._settlement_rows.encode_sorted(flat)
 
     def _settlements(self, flows: SlotFlows, s: Settlement) -> list[dict[str, Any]]:
         columns = _settlement_columns(flows, s)
@@ -213,6 +278,16 @@ class LedgerRecorder:
             {"agent": agent, **{name: values[i] for name, values in lists.items()}}
             for i, agent in enumerate(self.community.agents)
         ]
+
+
+def _nonzero(values: NDArray[Any]) -> tuple[list[int], list[int]]:
+    """Indices and plain-int values of the non-zero entries (``int()`` of each, as the
+    registry path takes them)."""
+    index = np.flatnonzero(values)
+    picked = values[index]
+    if picked.dtype.kind not in "iu":
+        return index.tolist(), [int(v) for v in picked]
+    return index.tolist(), picked.tolist()
 
 
 def _settlement_columns(flows: SlotFlows, s: Settlement) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from ledger.certificates import CertificateRegistry
 from ledger.errors import CertificateError, RecordError
 from ledger.fast import (
     RecordTemplate,
-    UncheckedCertificateRegistry,
+    SlotCertificateWriter,
     trusted_json,
     trusted_json_many,
 )
@@ -159,7 +159,7 @@ def test_recorder_fast_path_writes_the_generic_blocks(mechanism: str) -> None:
         assert hashes[0] == hashes[1]
     assert type(recorders[1].registry) is CertificateRegistry  # the checked one
     assert isinstance(recorders[0], LedgerRecorder)
-    assert isinstance(recorders[0].registry, UncheckedCertificateRegistry)
+    assert isinstance(recorders[0].writer, SlotCertificateWriter)
     fast, generic = (r.ledger for r in recorders if isinstance(r, LedgerRecorder))
     assert fast is not None
     assert generic is not None

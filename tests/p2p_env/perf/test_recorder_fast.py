@@ -1,0 +1,176 @@
+"""The recorder's fast path writes the generic path's blocks, byte for byte, on real episodes.
+
+Slots of simulated episodes are captured once as ``(flows, outcome, settlement)`` and replayed
+into recorders that differ only in the path they take.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ledger import Ledger, RecordKind
+from p2p_env.config import GymConfig, load_config
+from p2p_env.sim.community import Community
+from p2p_env.sim.ledger_recorder import LedgerRecorder
+from p2p_env.sim.market import MarketOutcome, SlotFlows
+from p2p_env.sim.settlement import Settlement
+from p2p_env.sim.simulator import CommunitySimulator
+
+from ..sim.conftest import simple_series
+
+Slot = tuple[SlotFlows, MarketOutcome, Settlement]
+
+
+class Capture:
+    """A recorder that keeps what it is given (and records nothing)."""
+
+    def __init__(self) -> None:
+        self.slots: list[Slot] = []
+
+    def reset(self) -> None:
+        self.slots = []
+
+    def record(self, flows: SlotFlows, outcome: MarketOutcome, settlement: Any) -> str:
+        self.slots.append((flows, outcome, settlement))
+        return ""
+
+    def close(self) -> None:
+        pass
+
+
+def episode(config: GymConfig, days: int, seed: int = 0) -> list[Slot]:
+    capture = Capture()
+    sim = CommunitySimulator(config, simple_series(config, days=days), recorder=capture)
+    sim.reset(0, seed=seed)
+    rng = np.random.default_rng(seed)
+    for _ in range(days * 48):
+        sim.step(rng.uniform(-1.2, 1.2, (sim.community.n_agents, sim.action_size)))
+    return capture.slots
+
+
+def replay(recorder: LedgerRecorder, slots: list[Slot]) -> list[str]:
+    recorder.reset()
+    return [recorder.record(*slot) for slot in slots]
+
+
+def assert_same_ledgers(a: LedgerRecorder, b: LedgerRecorder) -> None:
+    la, lb = a.ledger, b.ledger
+    assert la is not None
+    assert lb is not None
+    assert len(la) == len(lb) > 0
+    for h in range(len(la)):
+        assert la.store.header(h) == lb.store.header(h)
+        assert la.store.records(h) == lb.store.records(h)
+        assert la.block_hash(h) == lb.block_hash(h)
+
+
+@pytest.fixture(scope="module")
+def demo() -> tuple[GymConfig, list[Slot]]:
+    config = load_config("higashifuji_demo")
+    return config, episode(config, days=2, seed=5)
+
+
+def test_fast_recorder_writes_the_generic_blocks(demo: tuple[GymConfig, list[Slot]]) -> None:
+    config, slots = demo
+    community = Community.from_config(config)
+    fast = LedgerRecorder.open(config, None)
+    generic = LedgerRecorder(community, fast=False)
+    untagged = LedgerRecorder(community)  # tags read from each slot's parameters
+    hashes = replay(fast, slots)
+    assert replay(generic, slots) == hashes
+    assert replay(untagged, slots) == hashes
+    assert_same_ledgers(fast, generic)
+    ledger = fast.ledger
+    assert ledger is not None
+    kinds = {
+        e["event"] for h in range(len(ledger)) for e in ledger.bodies(h, RecordKind.CERTIFICATE)
+    }
+    # The episode exercises every kind of certificate event.
+    assert kinds == {"issue", "transfer", "consume", "cancel", "store", "lose", "export", "expire"}
+    report = ledger.verify()  # hashes and certificate conservation, from the records
+    assert report.ok, report.summary()
+
+
+def test_each_episode_starts_fresh_ledgers_and_devices(
+    demo: tuple[GymConfig, list[Slot]],
+) -> None:
+    config, slots = demo
+    fast, generic = LedgerRecorder.open(config, None), LedgerRecorder.open(config, None)
+    generic.fast = False
+    for part in (slots[:30], slots[30:]):  # two episodes: a fresh ledger and fresh devices
+        assert replay(fast, part) == replay(generic, part)
+        assert_same_ledgers(fast, generic)
+
+
+def test_sqlite_recorder_checks_the_events_it_writes(
+    demo: tuple[GymConfig, list[Slot]], tmp_path: Path
+) -> None:
+    config, slots = demo
+    memory = LedgerRecorder.open(config, None)
+    sqlite = LedgerRecorder.open(config, tmp_path / "run.ledger")
+    hashes = replay(sqlite, slots[:40])
+    assert sqlite.ledger is not None
+    assert sqlite.ledger.checks_certificates
+    assert replay(memory, slots[:40]) == hashes
+    sqlite.close()
+    with Ledger.open(tmp_path / "run.ledger", read_only=True) as ledger:
+        assert ledger.head_hash.hex() == hashes[-1]
+        report = ledger.verify()
+        assert report.ok, report.summary()
+
+
+def test_market_without_encoded_records(demo: tuple[GymConfig, list[Slot]]) -> None:
+    config, slots = demo
+    plain = [(f, dataclasses.replace(o, encoded=None), s) for f, o, s in slots[:48]]
+    fast, generic = LedgerRecorder.open(config, None), LedgerRecorder.open(config, None)
+    generic.fast = False
+    assert replay(fast, plain) == replay(generic, slots[:48])
+
+
+def test_settlement_integer_types(demo: tuple[GymConfig, list[Slot]]) -> None:
+    config, slots = demo
+    generic = LedgerRecorder.open(config, None)
+    generic.fast = False
+    expected = replay(generic, slots[:20])
+
+    def cast(settlement: Settlement, dtype: Any, names: tuple[str, ...]) -> Settlement:
+        fields = {
+            f.name: getattr(settlement, f.name) for f in dataclasses.fields(settlement) if f.init
+        }
+        return Settlement(**{k: v.astype(dtype) if k in names else v for k, v in fields.items()})
+
+    for dtype, names in (
+        (np.int32, ("grid_cost_sen", "p2p_paid_sen")),
+        (np.uint64, ("undelivered_wh",)),
+    ):
+        mixed = [(f, o, cast(s, dtype, names)) for f, o, s in slots[:20]]
+        assert replay(LedgerRecorder.open(config, None), mixed) == expected
+    floats = [(f, o, cast(s, np.float64, ("grid_cost_sen",))) for f, o, s in slots[:2]]
+    with pytest.raises(TypeError, match="grid_cost"):
+        replay(LedgerRecorder.open(config, None), floats)
+
+
+def test_generic_recorder_refuses_tags_that_differ(demo: tuple[GymConfig, list[Slot]]) -> None:
+    config, slots = demo
+    recorder = LedgerRecorder(Community.from_config(config), fast=False, tags=("pv", "x", "y"))
+    with pytest.raises(ValueError, match="differ"):
+        replay(recorder, slots)
+
+
+@pytest.mark.parametrize("mechanism", ["call", "midpoint"])
+def test_fast_recorder_on_homes_200(mechanism: str) -> None:
+    config = load_config("homes_200", [f"market.mechanism={mechanism}"])
+    slots = episode(config, days=1, seed=2)
+    fast = LedgerRecorder.open(config, None)
+    generic = LedgerRecorder.open(config, None)
+    generic.fast = False
+    assert replay(fast, slots) == replay(generic, slots)
+    assert_same_ledgers(fast, generic)
+    assert fast.ledger is not None
+    report = fast.ledger.verify()
+    assert report.ok, report.summary()
