@@ -44,6 +44,7 @@ RENDER_MODES = ("ansi", "rgb_array")
 
 ObsType = NDArray[np.float32]
 ActionType = NDArray[np.float32]
+FloatArray = NDArray[np.float64]
 
 
 def resolve_config(
@@ -201,24 +202,8 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
     ]:
         if not self.agents:
             raise RuntimeError("step() called after the episode ended: call reset() first")
-        unknown = set(actions) - set(self.possible_agents)
-        if unknown:
-            raise KeyError(f"actions for unknown agents {sorted(unknown)}")
-        rows = []
-        missing = []
-        for agent in self.possible_agents:
-            action = actions.get(agent)
-            if action is None:
-                missing.append(agent)
-                action = self._zero_action
-            array = np.asarray(action, dtype=np.float64).reshape(-1)
-            if array.shape != self._zero_action.shape:
-                raise ValueError(
-                    f"action of {agent} has shape {np.shape(action)}, expected "
-                    f"{self._zero_action.shape}"
-                )
-            rows.append(array)
-        result = self.sim.step(np.stack(rows))
+        array, missing = self._action_array(actions)
+        result = self.sim.step(array)
         self.last = result
         if self.renderer:
             self.renderer.record(result)
@@ -231,6 +216,38 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         if done:
             self.agents = []
         return obs, rewards, terminations, truncations, infos
+
+    def _action_array(self, actions: Mapping[str, ActionType]) -> tuple[FloatArray, list[str]]:
+        """The ``agents x action_size`` array of ``actions`` (missing agents: zeros) and the
+        agents that had no action."""
+        possible = self.possible_agents
+        if len(actions) == len(possible):
+            # Fast path, every agent present: one conversion for all.
+            try:
+                array = np.array([actions[a] for a in possible], dtype=np.float64)
+            except (KeyError, ValueError, TypeError):
+                pass  # the checks below say what is wrong
+            else:
+                if array.shape == (len(possible), self._zero_action.size):
+                    return array, []
+        unknown = set(actions) - set(possible)
+        if unknown:
+            raise KeyError(f"actions for unknown agents {sorted(unknown)}")
+        rows = []
+        missing = []
+        for agent in possible:
+            action = actions.get(agent)
+            if action is None:
+                missing.append(agent)
+                action = self._zero_action
+            row = np.asarray(action, dtype=np.float64).reshape(-1)
+            if row.shape != self._zero_action.shape:
+                raise ValueError(
+                    f"action of {agent} has shape {np.shape(action)}, expected "
+                    f"{self._zero_action.shape}"
+                )
+            rows.append(row)
+        return np.stack(rows), missing
 
     def render(self) -> str | NDArray[np.uint8] | None:
         if self.renderer is None:

@@ -62,6 +62,10 @@ def sanitize(
 ) -> tuple[FloatArray, NDArray[np.int16], NDArray[np.int16]]:
     """Apply the documented rule: non-finite -> 0, outside [-1, 1] -> clipped; count both."""
     raw = np.asarray(actions, dtype=np.float64)
+    counts_shape = raw.shape[:-1]
+    if raw.size and raw.min() >= -1.0 and raw.max() <= 1.0:
+        # The usual case (min/max are NaN if any value is): nothing to fix or count.
+        return raw, np.zeros(counts_shape, np.int16), np.zeros(counts_shape, np.int16)
     finite = np.isfinite(raw)
     clean = np.where(finite, raw, 0.0)
     outside = finite & (np.abs(clean) > 1.0)

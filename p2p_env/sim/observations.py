@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from p2p_env.sim.community import AgentKind
-from p2p_env.sim.simulator import CommunitySimulator
+from p2p_env.sim.simulator import CommunitySimulator, contiguous
 
 FloatArray = NDArray[np.float64]
 
@@ -80,9 +80,15 @@ class ObservationBuilder:
         # (:meth:`_windows`): a copy per agent and slot would double the memory of a large
         # community (about 1 GB for 2,000 homes over the demonstration's 15 months).
         n = c.n_agents
-        self._consumption_window = np.zeros((horizon, n))
-        self._pv_window = np.zeros((horizon, n))
+        self._window = np.zeros((2, horizon, n))
+        self._buffer = np.zeros((n, self.size))
         self.scale = 1.0 / np.maximum(c.trade_limit_wh, 1.0)
+        self._lead_std = forecast_error_std * np.sqrt(np.arange(1, horizon + 1))
+        # Agents of a type are contiguous in the default layout: a slice is a view (cheap to
+        # assign through), an index array a gather.
+        self._homes = contiguous(sim.homes)
+        self._phvs = contiguous(sim.phvs)
+        self._buyback = sim.tariffs.buyback_ticks / sim.price_max
         # Per PHV and slot: slots until the next trip starts, and that trip's energy.
         self.next_departure, self.next_trip_wh = _next_trips(s.phv_drive_wh)
         self.volume_scale = 1.0 / max(float(c.trade_limit_wh.sum()), 1.0)
@@ -96,18 +102,21 @@ class ObservationBuilder:
         sim, h = self.sim, self.horizon
         c, t = sim.community, min(sim.slot, sim.series.n_slots - 1)
         n = c.n_agents
-        obs = np.zeros((n, self.size))
+        obs = self._buffer
         obs[:, :5] = self.calendar[t]
-        lead = np.sqrt(np.arange(1, h + 1))
-        for offset, series in zip((5, 5 + h), self._windows(t), strict=True):
-            true = series.T * self.scale[:, None]
-            noise = 1.0 + self.error_std * lead * rng.standard_normal((n, h))
-            obs[:, offset : offset + h] = true * np.maximum(noise, 0.0)
+        # Consumption and PV forecasts: one draw of noise for both (the same stream as two).
+        windows = self._windows(t)
+        windows *= self.scale
+        noise = rng.standard_normal((2, n, h))
+        noise *= self._lead_std
+        noise += 1.0
+        np.maximum(noise, 0.0, out=noise)
+        obs[:, 5 : 5 + h] = windows[0].T * noise[0]
+        obs[:, 5 + h : 5 + 2 * h] = windows[1].T * noise[1]
         base = 5 + 2 * h
-        soc = sim.soc_fraction()
-        obs[:, base] = np.nan_to_num(soc, nan=0.0)
+        obs[:, base] = sim.soc_fraction(missing=0.0)
         if c.n_phv:
-            phvs = sim.phvs
+            phvs = self._phvs
             obs[phvs, base + 1] = sim.plugged(t)
             obs[phvs, base + 2] = self.next_departure[t] / SLOTS_PER_DAY_NORM
             obs[phvs, base + 3] = self.next_trip_wh[t] / c.phvs.capacity_wh
@@ -116,25 +125,28 @@ class ObservationBuilder:
         obs[:, base + 4 : base + 4 + tags] = (sim.last_price - sim.price_min) / span
         obs[:, base + 4 + tags : base + 4 + 2 * tags] = sim.last_volume * self.volume_scale
         obs[:, -2] = self._retail_ticks() / sim.price_max
-        obs[:, -1] = sim.tariffs.buyback_ticks / sim.price_max
-        return np.clip(obs, self.low, self.high).astype(np.float32)
+        obs[:, -1] = self._buyback
+        # np.maximum and np.minimum: the same as np.clip, at a third of its call overhead.
+        np.maximum(obs, self.low, out=obs)
+        np.minimum(obs, self.high, out=obs)
+        return obs.astype(np.float32)
 
-    def _windows(self, t: int) -> tuple[FloatArray, FloatArray]:
+    def _windows(self, t: int) -> FloatArray:
         """Consumption and PV of every agent for slots ``t .. t + horizon - 1`` (zeros past
-        the end of the series), ``horizon x agents``."""
+        the end of the series), ``2 x horizon x agents``; the array is reused between calls."""
         sim, s = self.sim, self.sim.series
-        consumption, pv = self._consumption_window, self._pv_window
-        consumption.fill(0.0)
-        pv.fill(0.0)
+        window = self._window
+        window.fill(0.0)
+        consumption, pv = window
         m = max(min(self.horizon, s.n_slots - t), 0)
         rows = slice(t, t + m)
-        consumption[:m, sim.homes] = s.home_load_wh[rows]
-        pv[:m, sim.homes] = s.home_pv_wh[rows]
-        consumption[:m, sim.phvs] = s.phv_drive_wh[rows]
+        consumption[:m, self._homes] = s.home_load_wh[rows]
+        pv[:m, self._homes] = s.home_pv_wh[rows]
+        consumption[:m, self._phvs] = s.phv_drive_wh[rows]
         if sim.office.size:
             consumption[:m, sim.office[0]] = s.office_load_wh[rows]
             pv[:m, sim.office[0]] = s.office_pv_wh[rows]
-        return consumption, pv
+        return window
 
     def _retail_ticks(self) -> FloatArray:
         """Per agent, the grid price of its next kWh this month (block tier or office price)."""

@@ -51,6 +51,8 @@ class GridTariffs:
     buyback_ticks: IntArray
     """Per agent, the price the utility pays for its own exported energy."""
     is_office: BoolArray
+    office_index: IntArray
+    """Indices of the office accounts (those with a demand charge)."""
     resale_ticks: int
     """Price of contract energy bought and not used: the lowest buyback price of the tariffs."""
     imbalance_ticks: int
@@ -83,6 +85,7 @@ class GridTariffs:
             ),
             buyback_ticks=np.asarray([ticks(p) for p in per_agent], dtype=np.int64),
             is_office=community.kind == AgentKind.OFFICE,
+            office_index=np.flatnonzero(community.kind == AgentKind.OFFICE),
             resale_ticks=ticks(min(buyback.values())),
             imbalance_ticks=ticks(config.market.price_max_jpy_per_kwh),
         )
@@ -165,21 +168,29 @@ def settle(
         state: The month's tariff memory, updated in place.
     """
     imbalance = metered_wh - (p2p_bought_wh - p2p_sold_wh)
-    undelivered = np.clip(imbalance, 0, p2p_sold_wh)
-    retail = np.maximum(imbalance, 0) - undelivered
+    shortage = np.maximum(imbalance, 0)
+    undelivered = np.minimum(shortage, p2p_sold_wh)
+    retail = shortage - undelivered
     exported = np.maximum(-imbalance, 0)
     own_export = np.minimum(exported, np.maximum(-metered_wh, 0))
     resold = exported - own_export
     office = tariffs.is_office
-    block = tariffs.residential.charge_sen(state.grid_bought_wh, retail)
-    office_energy = to_sen(retail * tariffs.office_energy_ticks)
-    grid_cost = np.where(office, office_energy, block)
-    physical_import = np.maximum(metered_wh, 0)
-    demand = np.where(
-        office, tariffs.office_demand.charge_sen(state.peak_import_wh, physical_import), 0
+    block = tariffs.residential.charge_milli_sen(state.grid_bought_wh, retail)
+    # Every charge is exact in 1/1000 sen and rounded to sen once, per charge and agent: the
+    # three are rounded together (one call instead of three; the same values).
+    milli = np.stack(
+        (
+            np.where(office, retail * tariffs.office_energy_ticks, block),
+            own_export * tariffs.buyback_ticks + resold * tariffs.resale_ticks,
+            undelivered * tariffs.imbalance_ticks,
+        )
     )
-    revenue = to_sen(own_export * tariffs.buyback_ticks + resold * tariffs.resale_ticks)
-    penalty = to_sen(undelivered * tariffs.imbalance_ticks)
+    grid_cost, revenue, penalty = to_sen(milli)
+    physical_import = np.maximum(metered_wh, 0)
+    demand = np.zeros_like(metered_wh)
+    if tariffs.office_index.size:
+        o = tariffs.office_index
+        demand[o] = tariffs.office_demand.charge_sen(state.peak_import_wh[o], physical_import[o])
     state.grid_bought_wh += retail
     np.maximum(state.peak_import_wh, physical_import, out=state.peak_import_wh)
     return Settlement(

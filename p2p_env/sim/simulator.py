@@ -28,6 +28,7 @@ from p2p_env.sim.exchange_market import ExchangeMarket
 from p2p_env.sim.market import Market, MarketOutcome, Recorder, SlotFlows
 from p2p_env.sim.series import AT_HOME, AT_OFFICE, SlotSeries
 from p2p_env.sim.settlement import GridTariffs, MonthState, Settlement, settle
+from p2p_env.sim.storage import StorageBank
 from p2p_env.sim.tariffs import ticks
 
 FloatArray = NDArray[np.float64]
@@ -96,6 +97,7 @@ class CommunitySimulator:
         self.homes = c.index(AgentKind.HOME)
         self.phvs = c.index(AgentKind.PHV)
         self.office = c.index(AgentKind.OFFICE)
+        self._plugged_slot, self._plugged = -1, np.zeros(0, dtype=np.bool_)
         self.slot_hours = series.slot_minutes / 60
         phv = config.community.phv
         self.litres_per_wh = phv.km_per_kwh / 1000 / phv.fuel_km_per_l
@@ -104,10 +106,16 @@ class CommunitySimulator:
         months = times.astype("datetime64[M]").astype(np.int64)
         self.month_of_slot = months
         self.action_size = action_size(len(self.tags))
+        # Every storage unit, batteries then PHVs, as one bank (see :meth:`step`).
+        self.storage = StorageBank.concat((c.batteries, c.phvs))
+        self._storage_agents = np.concatenate((self.homes[c.battery_home], self.phvs))
+        self._available = np.ones(self.storage.n, dtype=np.bool_)
+        self._phv_floor_wh = c.phvs.min_wh
+        self._homes = contiguous(self.homes)
+        self._phvs = contiguous(self.phvs)
         # State, set by reset().
         self.slot = 0
-        self.battery_soc_wh = np.zeros(c.batteries.n)
-        self.phv_soc_wh = np.zeros(c.n_phv)
+        self.storage_soc_wh = np.zeros(self.storage.n)
         self.month = MonthState.zeros(c.n_agents)
         self.last_price = np.full(len(self.tags), -1, dtype=np.int64)
         self.last_volume = np.zeros(len(self.tags), dtype=np.int64)
@@ -128,9 +136,13 @@ class CommunitySimulator:
         self.market.reset(seed)
         if self.recorder is not None:
             self.recorder.reset()
-        self.battery_soc_wh = c.batteries.capacity_wh * c.battery_initial_soc
         phv_soc = np.full(c.n_phv, 0.5) if phv_initial_soc is None else phv_initial_soc
-        self.phv_soc_wh = c.phvs.capacity_wh * np.clip(phv_soc, c.phvs.soc_min, c.phvs.soc_max)
+        self.storage_soc_wh = np.concatenate(
+            (
+                c.batteries.capacity_wh * c.battery_initial_soc,
+                c.phvs.capacity_wh * np.clip(phv_soc, c.phvs.soc_min, c.phvs.soc_max),
+            )
+        )
         self.month = MonthState.zeros(c.n_agents)
         self.month.roll(int(self.month_of_slot[slot]))
         initial = ticks(self.config.market.initial_price_jpy_per_kwh)
@@ -142,10 +154,14 @@ class CommunitySimulator:
 
         Office chargers go to the PHVs in index order (the first to arrive on a workday).
         """
+        if self._plugged_slot == slot:
+            return self._plugged
         location = self.series.phv_location[slot]
         at_office = location == AT_OFFICE
         charger_free = np.cumsum(at_office) <= self.community.office_chargers
         plugged: NDArray[np.bool_] = (location == AT_HOME) | (at_office & charger_free)
+        plugged.flags.writeable = False  # shared by the step and the observations of a slot
+        self._plugged_slot, self._plugged = slot, plugged
         return plugged
 
     def step(self, actions: NDArray[np.floating]) -> SlotResult:
@@ -161,42 +177,36 @@ class CommunitySimulator:
         n = c.n_agents
         consumption = np.zeros(n)
         generation = np.zeros(n)
+        consumption[self._homes] = s.home_load_wh[t]
+        generation[self._homes] = s.home_pv_wh[t]
+        if self.office.size:
+            consumption[self.office] = s.office_load_wh[t]
+            generation[self.office] = s.office_pv_wh[t]
+        # Home batteries and PHVs move as one bank (batteries first): one vectorised step.
+        units = self._storage_agents
+        available = self._available
+        if c.n_phv:
+            available[c.batteries.n :] = self.plugged(t)
+        step = self.storage.step(
+            self.storage_soc_wh, decoded.setpoint_w[units], available, self.slot_hours
+        )
         charge = np.zeros(n)
         discharge = np.zeros(n)
         curtailed = np.zeros(n)
         drawn_internally = np.zeros(n)
-        consumption[self.homes] = s.home_load_wh[t]
-        generation[self.homes] = s.home_pv_wh[t]
-        if self.office.size:
-            consumption[self.office] = s.office_load_wh[t]
-            generation[self.office] = s.office_pv_wh[t]
-        if c.batteries.n:
-            owners = self.homes[c.battery_home]
-            step = c.batteries.step(
-                self.battery_soc_wh,
-                decoded.setpoint_w[owners],
-                np.ones(c.batteries.n, dtype=np.bool_),
-                self.slot_hours,
-            )
-            charge[owners] = step.charged_wh
-            discharge[owners] = step.discharged_wh
-            curtailed[owners] = step.curtailed_wh
-            drawn_internally[owners] = step.losses_wh
+        charge[units] = step.charged_wh
+        discharge[units] = step.discharged_wh
+        curtailed[units] = step.curtailed_wh
+        drawn_internally[units] = step.losses_wh
         shortfall = np.zeros(n)
         if c.n_phv:
-            plugged = self.plugged(t)
-            step = c.phvs.step(
-                self.phv_soc_wh, decoded.setpoint_w[self.phvs], plugged, self.slot_hours
-            )
-            charge[self.phvs] = step.charged_wh
-            discharge[self.phvs] = step.discharged_wh
-            curtailed[self.phvs] = step.curtailed_wh
+            # Trips: the battery supplies what it can above its floor, gasoline the rest.
             need = s.phv_drive_wh[t]
-            usable = np.maximum(self.phv_soc_wh - c.phvs.soc_min * c.phvs.capacity_wh, 0.0)
-            drawn = np.minimum(need, usable)
-            self.phv_soc_wh -= drawn
-            shortfall[self.phvs] = need - drawn
-            drawn_internally[self.phvs] = step.losses_wh + drawn
+            phv_soc = self.phv_soc_wh  # a view: updated in place
+            drawn = np.minimum(need, np.maximum(phv_soc - self._phv_floor_wh, 0.0))
+            phv_soc -= drawn
+            shortfall[self._phvs] = need - drawn
+            drawn_internally[self._phvs] += drawn
         metered = np.rint(consumption - generation + charge - discharge).astype(np.int64)
 
         settlement = settle(
@@ -254,12 +264,28 @@ class CommunitySimulator:
         green: FloatArray = outcome.bought_by_tag_wh[:, self.tags.index("pv")] / 1000.0
         return green
 
-    def soc_fraction(self) -> FloatArray:
-        """Per agent, stored energy as a fraction of capacity (NaN for agents without storage)."""
+    @property
+    def battery_soc_wh(self) -> FloatArray:
+        """Stored energy of each home battery, Wh (a view of the storage state)."""
+        return self.storage_soc_wh[: self.community.batteries.n]
+
+    @property
+    def phv_soc_wh(self) -> FloatArray:
+        """Stored energy of each PHV, Wh (a view of the storage state)."""
+        return self.storage_soc_wh[self.community.batteries.n :]
+
+    def soc_fraction(self, missing: float = np.nan) -> FloatArray:
+        """Per agent, stored energy as a fraction of capacity (``missing``, NaN by default, for
+        agents without storage)."""
         c = self.community
-        soc = np.full(c.n_agents, np.nan)
-        if c.batteries.n:
-            soc[self.homes[c.battery_home]] = self.battery_soc_wh / c.batteries.capacity_wh
-        if c.n_phv:
-            soc[self.phvs] = self.phv_soc_wh / c.phvs.capacity_wh
+        soc = np.full(c.n_agents, missing)
+        soc[self._storage_agents] = self.storage_soc_wh / self.storage.capacity_wh
         return soc
+
+
+def contiguous(index: IntArray) -> slice | IntArray:
+    """``index`` as an equal slice when it is a contiguous ascending range, else unchanged
+    (assigning through a slice is a view, through an index array a scatter)."""
+    if index.size and np.array_equal(index, np.arange(index[0], index[0] + index.size)):
+        return slice(int(index[0]), int(index[0]) + index.size)
+    return index

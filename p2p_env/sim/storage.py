@@ -16,7 +16,9 @@ environment can settle it as imbalance and report it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -101,6 +103,36 @@ class StorageBank:
             soc_max=np.asarray(soc_max, dtype=np.float64),
         )
 
+    @classmethod
+    def concat(cls, banks: Sequence[StorageBank]) -> StorageBank:
+        """One bank of the units of ``banks``, in order (a slot moves them with one call)."""
+        return cls(
+            **{
+                name: np.concatenate([getattr(b, name) for b in banks])
+                for name in (
+                    "capacity_wh",
+                    "charge_power_w",
+                    "discharge_power_w",
+                    "eta_charge",
+                    "eta_discharge",
+                    "soc_min",
+                    "soc_max",
+                )
+            }
+        )
+
+    @cached_property
+    def min_wh(self) -> FloatArray:
+        """Lowest allowed stored energy per unit, Wh."""
+        low: FloatArray = self.soc_min * self.capacity_wh
+        return low
+
+    @cached_property
+    def max_wh(self) -> FloatArray:
+        """Highest allowed stored energy per unit, Wh."""
+        high: FloatArray = self.soc_max * self.capacity_wh
+        return high
+
     def step(
         self,
         soc_wh: FloatArray,
@@ -112,21 +144,26 @@ class StorageBank:
 
         Args:
             soc_wh: stored energy per unit, updated in place.
-            setpoint_w: asked grid-side power (+ charge, - discharge); NaN is treated as 0.
+            setpoint_w: asked grid-side power (+ charge, - discharge); NaN and +-inf are
+                treated as 0.
             available: units that may move (e.g. PHVs plugged in); others stay put.
             hours: slot length in hours (0.5 for 30-minute slots).
         """
-        asked_wh = np.nan_to_num(setpoint_w, nan=0.0, posinf=0.0, neginf=0.0) * hours
-        asked_wh = np.where(available, asked_wh, 0.0)
+        # This runs every slot: plain ufuncs (np.clip, nan_to_num and minimum.reduce cost
+        # several times their work in call overhead on a community's few units).
+        if not np.isfinite(setpoint_w).all():
+            setpoint_w = np.nan_to_num(setpoint_w, nan=0.0, posinf=0.0, neginf=0.0)
+        asked_wh = np.where(available, setpoint_w * hours, 0.0)
         asked_charge = np.maximum(asked_wh, 0.0)
         asked_discharge = np.maximum(-asked_wh, 0.0)
-        room_wh = np.maximum(self.soc_max * self.capacity_wh - soc_wh, 0.0)
-        stock_wh = np.maximum(soc_wh - self.soc_min * self.capacity_wh, 0.0)
-        charged = np.minimum.reduce(
-            [asked_charge, self.charge_power_w * hours, room_wh / self.eta_charge]
+        room_wh = np.maximum(self.max_wh - soc_wh, 0.0)
+        stock_wh = np.maximum(soc_wh - self.min_wh, 0.0)
+        charged = np.minimum(
+            np.minimum(asked_charge, self.charge_power_w * hours), room_wh / self.eta_charge
         )
-        discharged = np.minimum.reduce(
-            [asked_discharge, self.discharge_power_w * hours, stock_wh * self.eta_discharge]
+        discharged = np.minimum(
+            np.minimum(asked_discharge, self.discharge_power_w * hours),
+            stock_wh * self.eta_discharge,
         )
         charged = np.where(available, charged, 0.0)
         discharged = np.where(available, discharged, 0.0)
@@ -134,13 +171,8 @@ class StorageBank:
         drawn = discharged / self.eta_discharge
         soc_wh += stored - drawn
         # Guard the bounds against rounding in the divisions above.
-        np.clip(
-            soc_wh,
-            self.soc_min * self.capacity_wh,
-            self.soc_max * self.capacity_wh,
-            out=soc_wh,
-            where=available,
-        )
+        np.maximum(soc_wh, self.min_wh, out=soc_wh, where=available)
+        np.minimum(soc_wh, self.max_wh, out=soc_wh, where=available)
         return StorageStep(
             charged_wh=charged,
             discharged_wh=discharged,

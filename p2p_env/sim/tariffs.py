@@ -16,7 +16,7 @@ converted to sen once per charge, rounding half to even: the exchange's rule for
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,8 +32,8 @@ def ticks(jpy_per_kwh: float) -> int:
 def to_sen(milli_sen: IntArray) -> IntArray:
     """Money in 1/1000 sen (``Wh * ticks``) to integer sen, rounding half to even."""
     quotient, remainder = np.divmod(milli_sen, 1000)
-    up = (remainder > 500) | ((remainder == 500) & (quotient % 2 == 1))
-    rounded: IntArray = quotient + up
+    # Round up above one half, and at exactly one half when the quotient is odd.
+    rounded: IntArray = quotient + (remainder + (quotient & 1) > 500)
     return rounded
 
 
@@ -47,6 +47,8 @@ class BlockTariff:
     """Price of each block (k values)."""
     surcharge_ticks: int = 0
     """Flat per-kWh surcharge on every kWh (renewable energy levy)."""
+    _blocks: tuple[IntArray, IntArray, IntArray] = field(init=False, repr=False, compare=False)
+    """Lower end, cost below and price of each block, derived once (charges run every slot)."""
 
     def __post_init__(self) -> None:
         if self.prices_ticks.shape[0] != self.bounds_wh.shape[0] + 1:
@@ -58,6 +60,13 @@ class BlockTariff:
             raise ValueError(
                 f"BlockTariff bounds must be positive and increasing: {self.bounds_wh}"
             )
+        lower = np.concatenate(([0], self.bounds_wh)).astype(np.int64)
+        prices = self.prices_ticks.astype(np.int64)
+        # Cost of the whole blocks below each block, surcharge included.
+        base = np.concatenate(
+            ([0], np.cumsum(np.diff(lower) * (prices[:-1] + self.surcharge_ticks)))
+        )
+        object.__setattr__(self, "_blocks", (lower, base.astype(np.int64), prices))
 
     @classmethod
     def from_kwh(
@@ -76,20 +85,27 @@ class BlockTariff:
         )
 
     def _cumulative_milli_sen(self, wh: IntArray) -> IntArray:
-        """Cost of the first ``wh`` Wh of a month, in 1/1000 sen (exact integers)."""
-        lower = np.concatenate(([0], self.bounds_wh))
-        width = np.concatenate((np.diff(lower), [np.iinfo(np.int64).max // 4]))
-        in_block = np.clip(wh[..., None] - lower, 0, width)
-        block_cost: IntArray = (in_block * self.prices_ticks).sum(axis=-1)
-        return block_cost + wh * self.surcharge_ticks
+        """Cost of the first ``wh`` Wh of a month, in 1/1000 sen (exact integers).
+
+        Piecewise linear: the cost up to the start of ``wh``'s block plus its Wh in that block
+        at the block's price.
+        """
+        lower, base, prices = self._blocks
+        block = np.searchsorted(self.bounds_wh, wh, side="right")
+        cost: IntArray = base[block] + (wh - lower[block]) * (prices[block] + self.surcharge_ticks)
+        return cost
 
     def charge_sen(self, month_wh_before: IntArray, bought_wh: IntArray) -> IntArray:
         """Charge for buying ``bought_wh`` after ``month_wh_before`` Wh this month, in sen."""
-        if np.any(bought_wh < 0) or np.any(month_wh_before < 0):
+        return to_sen(self.charge_milli_sen(month_wh_before, bought_wh))
+
+    def charge_milli_sen(self, month_wh_before: IntArray, bought_wh: IntArray) -> IntArray:
+        """:meth:`charge_sen` before rounding: exact, in 1/1000 sen."""
+        if min(bought_wh.min(initial=0), month_wh_before.min(initial=0)) < 0:
             raise ValueError("BlockTariff.charge_sen takes non-negative Wh")
         before = self._cumulative_milli_sen(month_wh_before)
-        after = self._cumulative_milli_sen(month_wh_before + bought_wh)
-        return to_sen(after - before)
+        after: IntArray = self._cumulative_milli_sen(month_wh_before + bought_wh)
+        return after - before
 
 
 @dataclass(frozen=True)
