@@ -27,10 +27,9 @@ outside the table, a tag code outside the tags) are the caller's bug and raise `
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -103,6 +102,7 @@ class ArrayExchange:
         if len(set(names)) != len(names):
             raise ValueError("agents must be unique names (an order's id is its agent's name)")
         self.params = params
+        self._param_fields = [(f.name, getattr(params, f.name)) for f in fields(params)]
         self.agents = names
         self.tags = params.tags
         n_tags = len(self.tags)
@@ -121,6 +121,8 @@ class ArrayExchange:
                     allowed[i, code[tag]] = True
         # An empty name fails invalid_agent (and invalid_id too when the suffix is empty).
         self._agent_ok = known & np.asarray([bool(n) for n in names], dtype=bool)
+        self._all_agents_ok = bool(self._agent_ok.all())
+        self._cycle = np.zeros(0, dtype=np.int64)
         self._allowed = allowed
         self._name_text = [_json_text(n) for n in names]
         self._tag_text = [json.dumps(t, ensure_ascii=False) for t in self.tags]
@@ -135,7 +137,11 @@ class ArrayExchange:
         """
         if type(seed) is not int or not 0 <= seed < 2**64:
             raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
-        params = copy.copy(self.params)
+        # Field by field onto a bare instance: copy.copy of a slotted dataclass goes through
+        # __reduce_ex__ and costs several times more.
+        params = object.__new__(ClearingParams)
+        for name, value in self._param_fields:
+            object.__setattr__(params, name, value)
         object.__setattr__(params, "seed", seed)
         return params
 
@@ -153,40 +159,68 @@ class ArrayExchange:
             ValueError: On malformed columns, or admitted quantities over 2**62 Wh in total.
         """
         params = self.params if seed is None else self.with_seed(seed)
-        self._check_columns(orders)
+        self._check_shapes(orders)
         agent, is_buy, quantity = orders.agent, orders.is_buy, orders.quantity_wh
+        prices, sell_price = orders.prices, orders.sell_price
+        n = agent.shape[0]
         n_tags = len(self.tags)
         lo, hi = params.price_min, params.price_max
-
-        # Validation: a row is rejected when any rule fails (which one is asked only of the
-        # rejected rows, below).
-        bad = ~self._agent_ok[agent] | (quantity <= 0) | (quantity > MAX_QUANTITY_WH)
-        counts = np.bincount(agent, minlength=len(self.agents))
-        duplicated = counts[agent] > 1
-        bad |= duplicated
+        # Orders per agent: more than one is a duplicate id. bincount also bounds the indices.
+        counts = self._counts(agent)
         sell_tag = np.where(is_buy, 0, orders.sell_tag)
-        sell_price = orders.sell_price
-        sell_bad = ~self._allowed[agent, sell_tag] | (sell_price < lo) | (sell_price > hi)
-        prices = orders.prices
-        out_of_bounds = (prices < lo) | (prices > hi)
-        if orders.accepts is None:
-            buy_bad = out_of_bounds.any(axis=1)
+        if n and int(sell_tag.astype(np.uint64).max()) >= n_tags:  # negatives wrap high
+            tags = orders.sell_tag[~is_buy]
+            raise ValueError(
+                f"OrderArrays.sell_tag of a sell order must be a tag code in [0, {n_tags}), "
+                f"got values in [{int(tags.min())}, {int(tags.max())}]"
+            )
+        may_sell = self._allowed[agent, sell_tag] | is_buy
+
+        # Validation. The usual slot has nothing to reject, which a few reductions prove (each
+        # test is at least as strict as the rule it stands for); otherwise every rule is
+        # evaluated per row, and validation's own checks name the reason of each rejected row.
+        if n == 0 or (
+            int(counts.max()) <= 1
+            and (self._all_agents_ok or bool(self._agent_ok[agent].all()))
+            and int(quantity.min()) > 0
+            and int(quantity.max()) <= MAX_QUANTITY_WH
+            and bool(may_sell.all())
+            and lo <= int(prices.min())
+            and int(prices.max()) <= hi
+            and lo <= int(sell_price.min())
+            and int(sell_price.max()) <= hi
+            and (orders.accepts is None or bool((orders.accepts.any(axis=1) | ~is_buy).all()))
+        ):
+            admitted = np.arange(n, dtype=np.int64)
+            rejected: tuple[Rejection, ...] = ()
+            admitted_buy = is_buy
+            sell_rows = np.flatnonzero(~is_buy)
+            buy_index = np.flatnonzero(is_buy)
+            buy_rows = buy_index
         else:
-            buy_bad = (out_of_bounds & orders.accepts).any(axis=1) | ~orders.accepts.any(axis=1)
-        bad |= np.where(is_buy, buy_bad, sell_bad)
-        admitted = np.flatnonzero(~bad)
-        rejected: tuple[Rejection, ...] = ()
-        if admitted.shape[0] != agent.shape[0]:
+            duplicated = counts[agent] > 1
+            bad = ~self._agent_ok[agent] | (quantity <= 0) | (quantity > MAX_QUANTITY_WH)
+            bad |= duplicated
+            sell_bad = ~may_sell | (sell_price < lo) | (sell_price > hi)
+            out_of_bounds = (prices < lo) | (prices > hi)
+            if orders.accepts is None:
+                buy_bad = out_of_bounds.any(axis=1)
+            else:
+                accepts = orders.accepts
+                buy_bad = (out_of_bounds & accepts).any(axis=1) | ~accepts.any(axis=1)
+            bad |= np.where(is_buy, buy_bad, sell_bad)
+            admitted = np.flatnonzero(~bad)
             rejected = self._rejections(orders, params, np.flatnonzero(bad), duplicated)
+            admitted_buy = is_buy[admitted]
+            sell_rows = admitted[~admitted_buy]
+            buy_index = np.flatnonzero(admitted_buy)
+            buy_rows = admitted[buy_index]
 
         # The book: sells and buy legs of the admitted rows.
-        admitted_buy = is_buy[admitted]
-        sell_rows = admitted[~admitted_buy]
-        buy_index = np.flatnonzero(admitted_buy)
-        buy_rows = admitted[buy_index]
         if orders.accepts is None:
+            n_legs = buy_index.shape[0] * n_tags
             leg_order = np.repeat(buy_index, n_tags)
-            leg_tag = np.tile(np.arange(n_tags, dtype=np.int64), buy_index.shape[0])
+            leg_tag = self._tag_cycle(n_legs)
             leg_price = prices[buy_rows].reshape(-1)
         else:
             row, leg_tag = np.nonzero(orders.accepts[buy_rows])
@@ -194,7 +228,7 @@ class ArrayExchange:
             leg_price = prices[buy_rows[row], leg_tag]
         book = book_from_arrays(
             params,
-            n_submitted=agent.shape[0],
+            n_submitted=n,
             positions=admitted,
             is_buy=admitted_buy,
             quantity=quantity[admitted],
@@ -229,37 +263,52 @@ class ArrayExchange:
             volume_wh=volume,
         )
 
-    def _check_columns(self, orders: OrderArrays) -> None:
+    def _check_shapes(self, orders: OrderArrays) -> None:
         n = orders.agent.shape[0]
         n_tags = len(self.tags)
-        shapes = {
-            "agent": (orders.agent.shape, (n,)),
-            "is_buy": (orders.is_buy.shape, (n,)),
-            "quantity_wh": (orders.quantity_wh.shape, (n,)),
-            "prices": (orders.prices.shape, (n, n_tags)),
-            "sell_tag": (orders.sell_tag.shape, (n,)),
-            "sell_price": (orders.sell_price.shape, (n,)),
-        }
+        shapes = [
+            ("is_buy", orders.is_buy.shape, (n,)),
+            ("quantity_wh", orders.quantity_wh.shape, (n,)),
+            ("prices", orders.prices.shape, (n, n_tags)),
+            ("sell_tag", orders.sell_tag.shape, (n,)),
+            ("sell_price", orders.sell_price.shape, (n,)),
+        ]
         if orders.accepts is not None:
-            shapes["accepts"] = (orders.accepts.shape, (n, n_tags))
-        for name, (shape, expected) in shapes.items():
+            shapes.append(("accepts", orders.accepts.shape, (n, n_tags)))
+        for name, shape, expected in shapes:
             if shape != expected:
                 raise ValueError(f"OrderArrays.{name} has shape {shape}, expected {expected}")
         if orders.is_buy.dtype != np.bool_:
             raise ValueError(f"OrderArrays.is_buy must be bool, got {orders.is_buy.dtype}")
-        if n == 0:
-            return
-        if int(orders.agent.min()) < 0 or int(orders.agent.max()) >= len(self.agents):
+
+    def _counts(self, agent: Int64Array) -> Int64Array:
+        """Orders per agent index; raises naming the values if one is not an index."""
+        n_agents = len(self.agents)
+        bad = agent.ndim != 1
+        if not bad and agent.shape[0]:
+            try:
+                counts: Int64Array = np.bincount(agent, minlength=n_agents)
+            except (ValueError, TypeError):  # negative, or not integers
+                bad = True
+            else:
+                bad = counts.shape[0] != n_agents
+        else:
+            counts = np.zeros(n_agents, dtype=np.int64)
+        if bad:
             raise ValueError(
-                f"OrderArrays.agent must index the {len(self.agents)} agents, got values in "
-                f"[{int(orders.agent.min())}, {int(orders.agent.max())}]"
+                f"OrderArrays.agent must be a 1-d array of indices of the {n_agents} agents, "
+                f"got {agent!r}"
             )
-        tags = orders.sell_tag[~orders.is_buy]
-        if tags.shape[0] and (int(tags.min()) < 0 or int(tags.max()) >= n_tags):
-            raise ValueError(
-                f"OrderArrays.sell_tag of a sell order must be a tag code in [0, {n_tags}), "
-                f"got values in [{int(tags.min())}, {int(tags.max())}]"
-            )
+        return counts
+
+    def _tag_cycle(self, n_legs: int) -> Int64Array:
+        """``0, 1, ..., T-1, 0, 1, ...`` (``n_legs`` values): the legs' tags when every buy
+        accepts every tag. Grown as needed and sliced: the same for every slot."""
+        if self._cycle.shape[0] < n_legs:
+            n_tags = len(self.tags)
+            repeats = max(n_legs // n_tags, 2 * self._cycle.shape[0] // n_tags, len(self.agents))
+            self._cycle = np.tile(np.arange(n_tags, dtype=np.int64), repeats + 1)
+        return self._cycle[:n_legs]
 
     def _rejections(
         self,

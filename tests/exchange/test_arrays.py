@@ -257,7 +257,10 @@ def test_malformed_columns_are_refused() -> None:
     exchange = ArrayExchange(params, ("a0", "a1"))
     good = _columns([(0, False, 3, [0, 0, 0], 0, 1), (1, True, 4, [5, 5, 5], 0, 0)])
     changes: list[tuple[dict[str, Any], str]] = [
-        ({"agent": np.asarray([0, 2])}, "agent must index the 2 agents"),
+        ({"agent": np.asarray([0, 2])}, "agent must be a 1-d array of indices of the 2 agents"),
+        ({"agent": np.asarray([0, -1])}, "agent must be a 1-d array of indices"),
+        ({"agent": np.asarray([0.0, 1.0])}, "agent must be a 1-d array of indices"),
+        ({"sell_tag": np.asarray([-1, 0])}, r"sell_tag of a sell order must be a tag code"),
         ({"quantity_wh": np.asarray([3])}, r"quantity_wh has shape \(1,\), expected \(2,\)"),
         ({"sell_tag": np.asarray([3, 0])}, r"sell_tag of a sell order must be a tag code"),
         ({"prices": np.zeros((2, 2), dtype=np.int64)}, r"prices has shape \(2, 2\)"),
