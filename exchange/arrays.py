@@ -48,6 +48,8 @@ BoolArray = npt.NDArray[np.bool_]
 
 def _json_text(value: str) -> str:
     """A string's JSON text without its quotes, as the canonical encoders write it."""
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return value  # nothing to escape (the usual "@<slot>" id suffix): skip the encoder
     return json.dumps(value, ensure_ascii=False)[1:-1]
 
 
@@ -126,7 +128,16 @@ class ArrayExchange:
         self._allowed = allowed
         self._name_text = [_json_text(n) for n in names]
         self._tag_text = [json.dumps(t, ensure_ascii=False) for t in self.tags]
-        self._sorted_codes = [code[t] for t in sorted(self.tags)]
+        # Object arrays of the same texts: one fancy index picks a column of them.
+        self._name_objects = np.asarray(self._name_text, dtype=object)
+        self._tag_objects = np.asarray(self._tag_text, dtype=object)
+        # A buy record's "prices" object lists the tags sorted by name.
+        sorted_codes = [code[t] for t in sorted(self.tags)]
+        self._sorted_codes = (
+            None if sorted_codes == list(range(n_tags)) else np.asarray(sorted_codes)
+        )
+        price_fields = ",".join(self._tag_text[c].replace("%", "%%") + ":%d" for c in sorted_codes)
+        self._buy_tail = '"prices":{' + price_fields + '},"quantity_wh":%d,"side":"buy"}'
 
     def with_seed(self, seed: int) -> ClearingParams:
         """The parameters with ``seed``: a copy of the validated ones, without validating the
@@ -194,8 +205,8 @@ class ArrayExchange:
             admitted = np.arange(n, dtype=np.int64)
             rejected: tuple[Rejection, ...] = ()
             admitted_buy = is_buy
-            sell_rows = np.flatnonzero(~is_buy)
-            buy_index = np.flatnonzero(is_buy)
+            sell_rows = (~is_buy).nonzero()[0]
+            buy_index = is_buy.nonzero()[0]
             buy_rows = buy_index
         else:
             duplicated = counts[agent] > 1
@@ -209,17 +220,17 @@ class ArrayExchange:
                 accepts = orders.accepts
                 buy_bad = (out_of_bounds & accepts).any(axis=1) | ~accepts.any(axis=1)
             bad |= np.where(is_buy, buy_bad, sell_bad)
-            admitted = np.flatnonzero(~bad)
-            rejected = self._rejections(orders, params, np.flatnonzero(bad), duplicated)
+            admitted = (~bad).nonzero()[0]
+            rejected = self._rejections(orders, params, bad.nonzero()[0], duplicated)
             admitted_buy = is_buy[admitted]
             sell_rows = admitted[~admitted_buy]
-            buy_index = np.flatnonzero(admitted_buy)
+            buy_index = admitted_buy.nonzero()[0]
             buy_rows = admitted[buy_index]
 
         # The book: sells and buy legs of the admitted rows.
         if orders.accepts is None:
             n_legs = buy_index.shape[0] * n_tags
-            leg_order = np.repeat(buy_index, n_tags)
+            leg_order = buy_index.repeat(n_tags)
             leg_tag = self._tag_cycle(n_legs)
             leg_price = prices[buy_rows].reshape(-1)
         else:
@@ -368,41 +379,48 @@ class ArrayExchange:
             return [encode.encode(o.to_dict()).encode("utf-8") for o in self.orders(orders)]
         suffix = _json_text(orders.id_suffix).replace("%", "%%")
         head = '{"agent":"%s","id":"%s' + suffix + '",'
-        price_fields = ",".join(
-            self._tag_text[c].replace("%", "%%") + ":%d" for c in self._sorted_codes
-        )
-        buy_format = head + '"prices":{' + price_fields + '},"quantity_wh":%d,"side":"buy"}'
+        buy_format = head + self._buy_tail
         sell_format = head + '"price":%d,"quantity_wh":%d,"side":"sell","tag":%s}'
-        names = self._name_text
-        buy_rows = np.flatnonzero(orders.is_buy)
-        sell_rows = np.flatnonzero(~orders.is_buy)
-        out = np.empty(n, dtype=object)
+        is_buy = orders.is_buy
+        buy_rows = is_buy.nonzero()[0]
+        sell_rows = (~is_buy).nonzero()[0]
+        buys: list[bytes] = []
+        sells: list[bytes] = []
         if buy_rows.shape[0]:
-            buy_names = [names[a] for a in orders.agent[buy_rows].tolist()]
-            columns = orders.prices[buy_rows][:, self._sorted_codes].T.tolist()
-            out[buy_rows] = [
+            names = self._name_objects[orders.agent[buy_rows]].tolist()
+            prices = orders.prices[buy_rows]
+            if self._sorted_codes is not None:
+                prices = prices[:, self._sorted_codes]
+            buys = [
                 (buy_format % values).encode("utf-8")
                 for values in zip(
-                    buy_names,
-                    buy_names,
-                    *columns,
+                    names,
+                    names,
+                    *prices.T.tolist(),
                     orders.quantity_wh[buy_rows].tolist(),
                     strict=True,
                 )
             ]
         if sell_rows.shape[0]:
-            sell_names = [names[a] for a in orders.agent[sell_rows].tolist()]
-            tag_text = self._tag_text
-            out[sell_rows] = [
-                (sell_format % (name, name, price, quantity, tag_text[tag])).encode("utf-8")
-                for name, price, quantity, tag in zip(
-                    sell_names,
+            names = self._name_objects[orders.agent[sell_rows]].tolist()
+            sells = [
+                (sell_format % values).encode("utf-8")
+                for values in zip(
+                    names,
+                    names,
                     orders.sell_price[sell_rows].tolist(),
                     orders.quantity_wh[sell_rows].tolist(),
-                    orders.sell_tag[sell_rows].tolist(),
+                    self._tag_objects[orders.sell_tag[sell_rows]].tolist(),
                     strict=True,
                 )
             ]
+        if not sells:
+            return buys
+        if not buys:
+            return sells
+        out = np.empty(n, dtype=object)
+        out[buy_rows] = buys
+        out[sell_rows] = sells
         encoded: list[bytes] = out.tolist()
         return encoded
 

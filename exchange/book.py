@@ -32,7 +32,7 @@ _MASK = (1 << 64) - 1
 
 def splitmix64(values: np.ndarray) -> np.ndarray:
     """The SplitMix64 output function applied to a uint64 array (wrapping arithmetic)."""
-    z = values.astype(np.uint64, copy=True)
+    z = values.astype(np.uint64, copy=True)  # a copy: the steps below work in place
     z ^= z >> np.uint64(30)
     z *= np.uint64(0xBF58476D1CE4E5B9)
     z ^= z >> np.uint64(27)
@@ -45,15 +45,27 @@ def arrival_keys(n: int, seed: int) -> np.ndarray:
     """SplitMix64 keys of positions ``0..n-1`` for ``seed``; ascending key = earlier arrival."""
     # Python ints first: numpy would warn (an error under pytest) on uint64 scalar overflow.
     start = (seed + _GAMMA) & _MASK
-    positions = np.arange(n, dtype=np.uint64)
     # Array arithmetic wraps silently modulo 2**64, which is what SplitMix64 wants.
-    states = positions * np.uint64(_GAMMA) + np.uint64(start)
+    states = _gamma_steps(n) + np.uint64(start)
     return splitmix64(states)
+
+
+_steps = np.zeros(0, dtype=np.uint64)
+
+
+def _gamma_steps(n: int) -> np.ndarray:
+    """``i * GAMMA mod 2**64`` for ``i < n``: the same in every clearing, so computed once
+    (grown as needed) and sliced."""
+    global _steps
+    if _steps.shape[0] < n:
+        _steps = np.arange(max(n, 2 * _steps.shape[0]), dtype=np.uint64) * np.uint64(_GAMMA)
+        _steps.flags.writeable = False
+    return _steps[:n]
 
 
 def arrival_ranks(n: int, seed: int) -> Int64Array:
     """``rank[i]``: when position ``i`` arrives (0 = first), a permutation of ``0..n-1``."""
-    order = np.argsort(arrival_keys(n, seed), kind="stable")
+    order = arrival_keys(n, seed).argsort(kind="stable")
     ranks = np.empty(n, dtype=np.int64)
     ranks[order] = np.arange(n, dtype=np.int64)
     return ranks
@@ -176,7 +188,7 @@ def book_from_arrays(
         The :class:`Book`.
     """
     arrival = arrival_ranks(n_submitted, params.seed)[positions]
-    sell_order = np.flatnonzero(~is_buy).astype(np.int64)
+    sell_order = (~is_buy).nonzero()[0].astype(np.int64, copy=False)
     # np.lexsort sorts by its last key first: order, then the rule's rank within the order.
     if params.tag_order == "price":
         rank = np.lexsort((leg_tag, -leg_price, leg_order))

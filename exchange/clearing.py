@@ -73,7 +73,8 @@ def tag_prices(matches: Matches, volume: Int64Array) -> Int64Array:
         volume: Wh traded per tag code.
     """
     n_tags = volume.shape[0]
-    prices = np.full(n_tags, -1, dtype=np.int64)
+    prices = np.empty(n_tags, dtype=np.int64)
+    prices.fill(-1)
     if matches.uniform_prices is not None:
         for code, uniform in matches.uniform_prices.items():
             prices[code] = uniform

@@ -47,17 +47,16 @@ class ContinuousDoubleAuction(ClearingMechanism):
         n_tags = len(book.tags)
         remaining = book.quantity.tolist()
         # Orders are handled by arrival slot s = 0, 1, ...; order_at[s] is the admitted index.
-        by_arrival = np.argsort(book.arrival, kind="stable")
-        order_at = by_arrival.tolist()
+        order_at = book.arrival.argsort(kind="stable").tolist()
         # Per order, flat: a sell's tag (-1 for buys) and price; a buy's legs are
-        # leg_tag/leg_price[leg_start[order]:leg_end[order]], already in its tag order.
-        tag_of = np.full(n, -1, dtype=np.int64)
+        # leg_tag/leg_price[leg_start[order]:leg_start[order + 1]], already in its tag order
+        # (legs are grouped by order, so one order's legs end where the next one's start).
+        tag_of = np.empty(n, dtype=np.int64)
+        tag_of.fill(-1)
         tag_of[book.sell_order] = book.sell_tag
         price_of = np.zeros(n, dtype=np.int64)
         price_of[book.sell_order] = book.sell_price
-        orders = np.arange(n, dtype=np.int64)
-        leg_start = np.searchsorted(book.leg_order, orders, side="left").tolist()
-        leg_end = np.searchsorted(book.leg_order, orders, side="right").tolist()
+        leg_start = book.leg_order.searchsorted(np.arange(n + 1, dtype=np.int64)).tolist()
         leg_tag = book.leg_tag.tolist()
         leg_price = book.leg_price.tolist()
         sell_tag_of = tag_of.tolist()
@@ -104,7 +103,7 @@ class ContinuousDoubleAuction(ClearingMechanism):
                 if left:
                     heappush(asks[tag], (ask << _SHIFT) | slot)
                 continue
-            first, last = leg_start[order], leg_end[order]
+            first, last = leg_start[order], leg_start[order + 1]
             for leg in range(first, last):
                 tag = leg_tag[leg]
                 bid = leg_price[leg]

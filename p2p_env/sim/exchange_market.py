@@ -192,7 +192,7 @@ class ExchangeMarket:
 
     def order_arrays(self, slot: int, decoded: DecodedActions) -> OrderArrays:
         """The slot's orders as columns: one row per agent that asked to trade, in agent order."""
-        rows = np.flatnonzero(decoded.side)
+        rows = decoded.side.nonzero()[0]
         prices = decoded.prices[rows]
         sell_tag = self._sell_tag_index[rows]
         return OrderArrays(
