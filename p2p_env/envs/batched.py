@@ -39,6 +39,7 @@ from p2p_env.envs.parallel import P2PCommunityEnv, PeriodName, resolve_config
 from p2p_env.sim.batched import BatchedSimulator, BatchResult
 from p2p_env.sim.community import Community
 from p2p_env.sim.ledger_recorder import LedgerRecorder
+from p2p_env.sim.series import from_dataset
 
 
 class BatchedCommunityVecEnv(VecEnv):
@@ -69,6 +70,7 @@ class BatchedCommunityVecEnv(VecEnv):
             raise ValueError(f"n_communities must be a positive integer, got {n_communities!r}")
         resolved = resolve_config(config, overrides)
         dataset = load_dataset(resolved)  # one data set (and series memory) for the batch
+        series = from_dataset(dataset)
         community = Community.from_config(resolved)
         self.envs = [
             P2PCommunityEnv(
@@ -76,6 +78,7 @@ class BatchedCommunityVecEnv(VecEnv):
                 period=period,
                 dataset=dataset,
                 recorder=LedgerRecorder(community, keep_records=keep_records),
+                series=series,
             )
             for _ in range(n_communities)
         ]
@@ -140,9 +143,12 @@ class BatchedCommunityVecEnv(VecEnv):
         n = self.n_agents
         dones = np.zeros((self.n_communities, n), dtype=np.bool_)
         infos: list[dict[str, Any]] = []
+        # Every community's observation in one array program (each its own noise stream).
+        self._obs[:] = self.envs[0].observations_builder.build_many(
+            self.batch.simulators, [env._forecast_rng for env in self.envs], self.batch.state
+        )
         for b, (env, result) in enumerate(zip(self.envs, batch.results, strict=True)):
             env.last = result
-            self._obs[b] = env.observe_all()
             if self.full_infos:
                 by_agent = agent_infos(env, result, ())
                 infos += [by_agent[a] for a in self.possible_agents]

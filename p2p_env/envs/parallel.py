@@ -35,7 +35,7 @@ from p2p_env.policy import AGENT_TYPES, PolicyContext
 from p2p_env.sim.ledger_recorder import LedgerRecorder
 from p2p_env.sim.market import Recorder
 from p2p_env.sim.observations import ObservationBuilder
-from p2p_env.sim.series import from_dataset
+from p2p_env.sim.series import SlotSeries, from_dataset
 from p2p_env.sim.simulator import CommunitySimulator, SlotResult
 
 PeriodName = Literal["train", "validation", "test", "span"]
@@ -75,6 +75,8 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         ledger_path: Write the ledger to this SQLite file (default: in memory).
         dataset: Use this data set instead of the config's (must match the community).
         recorder: Write blocks with this recorder instead (advanced; overrides ``ledger_path``).
+        series: The simulator's view of ``dataset``, when one is shared between environments
+            (advanced: :mod:`p2p_env.envs.batched` shares one among its communities).
         **overrides: Dotted config overrides, e.g. ``**{"market.mechanism": "call"}``.
     """
 
@@ -95,6 +97,7 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         ledger_path: str | os.PathLike[str] | None = None,
         dataset: Dataset | None = None,
         recorder: Recorder | None = None,
+        series: SlotSeries | None = None,
         **overrides: Any,
     ) -> None:
         if render_mode is not None and render_mode not in RENDER_MODES:
@@ -108,7 +111,9 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         self.dataset = dataset if dataset is not None else load_dataset(self.config)
         if recorder is None:
             recorder = _make_recorder(self.config, ledger_path)
-        self.sim = CommunitySimulator(self.config, from_dataset(self.dataset), recorder=recorder)
+        if series is None:
+            series = from_dataset(self.dataset)
+        self.sim = CommunitySimulator(self.config, series, recorder=recorder)
         community = self.sim.community
         env_config = self.config.env
         self.observations_builder = ObservationBuilder(

@@ -51,6 +51,18 @@ class DecodedActions:
     unsellable: NDArray[np.bool_]
     """Per agent, whether it asked to sell with nothing to sell."""
 
+    def row(self, b: int) -> DecodedActions:
+        """Community ``b`` of a batch decoded at once (arrays with a leading ``B`` axis)."""
+        return DecodedActions(
+            side=self.side[b],
+            quantity_wh=self.quantity_wh[b],
+            prices=self.prices[b],
+            setpoint_w=self.setpoint_w[b],
+            nonfinite=self.nonfinite[b],
+            clipped=self.clipped[b],
+            unsellable=self.unsellable[b],
+        )
+
 
 def action_size(n_tags: int) -> int:
     """Length of every agent's action vector."""
@@ -87,29 +99,34 @@ def decode(
     """Decode an ``agents x (T + 2)`` action array (see the module docstring).
 
     Args:
-        actions: One row per agent, in agent order.
+        actions: One row per agent, in agent order; or ``B x agents x (T + 2)`` for ``B``
+            communities of one layout (every result then has a leading ``B`` axis).
         community: The community (trade limits, storage power, what each agent can sell).
         price_min: Lowest price, ticks.
         price_max: Highest price, ticks.
         sell_tag_index: Per agent, the index of its sell tag among the market tags, -1 if none.
     """
     n_agents = community.n_agents
-    if actions.ndim != 2 or actions.shape[0] != n_agents:
-        raise ValueError(f"actions must have shape ({n_agents}, T + 2), got {tuple(actions.shape)}")
+    if actions.ndim not in (2, 3) or actions.shape[-2] != n_agents:
+        raise ValueError(
+            f"actions must have shape ({n_agents}, T + 2) or (B, {n_agents}, T + 2), "
+            f"got {tuple(actions.shape)}"
+        )
     clean, nonfinite, clipped = sanitize(actions)
-    n_tags = clean.shape[1] - 2
-    quantity = np.rint(np.abs(clean[:, 0]) * community.trade_limit_wh).astype(np.int64)
-    wants_sell = clean[:, 0] < 0
+    n_tags = clean.shape[-1] - 2
+    amount = clean[..., 0]
+    quantity = np.rint(np.abs(amount) * community.trade_limit_wh).astype(np.int64)
+    wants_sell = amount < 0
     can_sell = sell_tag_index >= 0
-    side = np.where(clean[:, 0] > 0, BUY, np.where(wants_sell & can_sell, SELL, NO_ORDER))
+    side = np.where(amount > 0, BUY, np.where(wants_sell & can_sell, SELL, NO_ORDER))
     side = np.where(quantity >= 1, side, NO_ORDER).astype(np.int8)
     unsellable = wants_sell & ~can_sell & (quantity >= 1)
-    prices = np.rint(price_min + (clean[:, 1 : 1 + n_tags] + 1.0) * 0.5 * (price_max - price_min))
+    prices = np.rint(price_min + (clean[..., 1 : 1 + n_tags] + 1.0) * 0.5 * (price_max - price_min))
     return DecodedActions(
         side=side,
         quantity_wh=np.where(side == NO_ORDER, 0, quantity),
         prices=prices.astype(np.int64),
-        setpoint_w=clean[:, 1 + n_tags] * community.storage_power_w,
+        setpoint_w=clean[..., 1 + n_tags] * community.storage_power_w,
         nonfinite=nonfinite,
         clipped=clipped,
         unsellable=unsellable,

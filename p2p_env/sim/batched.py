@@ -1,11 +1,12 @@
-"""B independent communities stepped together from one action array.
+"""B independent communities stepped together as one array program.
 
 :class:`BatchedSimulator` steps ``B`` :class:`~p2p_env.sim.simulator.CommunitySimulator` objects
 that share one config and one time series (the series is read, never copied). Actions come in
-as one ``B x agents x action_size`` array and the per-agent results go out as ``B x agents``
-arrays, so a vectorised environment does no per-agent Python work around the simulators.
+as one ``B x agents x action_size`` array; decoding, physics, settlement and rewards run once
+over ``B x agents`` arrays (:func:`~p2p_env.sim.simulator.step_communities`), on a state the
+batch owns (:class:`~p2p_env.sim.simulator.SimState`) and each simulator sees its row of.
 
-Each community keeps its own exchange seed, ledger and state: stepping the batch gives exactly
+Each community keeps its own slot, exchange seed and ledger: stepping the batch gives exactly
 what stepping each simulator alone gives (trades, rewards, ledger blocks; tested). The clearing
 and the ledger blocks stay per community, because each community's orders, trades and hash chain
 are its own.
@@ -14,12 +15,13 @@ are its own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
 
-from p2p_env.sim.simulator import CommunitySimulator, SlotResult
+from p2p_env.sim.series import SlotSeries
+from p2p_env.sim.simulator import CommunitySimulator, SimState, SlotResult, step_communities
 
 FloatArray = NDArray[np.float64]
 
@@ -63,10 +65,23 @@ class BatchedSimulator:
                     f"{sim.action_size}; simulator 0 has {first.community.n_agents} and "
                     f"{first.action_size}: a batch holds one community layout"
                 )
+            if sim.config != first.config or not _same_series(sim.series, first.series):
+                raise ValueError(
+                    f"simulator {i} has another config or series than simulator 0: a batch "
+                    "steps communities of one config over one series"
+                )
         self.simulators = tuple(simulators)
         self.n_agents = first.community.n_agents
         self.action_size = first.action_size
-        self._rewards = np.zeros((len(simulators), self.n_agents))
+        # One state for the batch; each simulator keeps a row of it (its own values kept).
+        self.state = SimState.zeros(
+            len(simulators), first.storage.n, self.n_agents, len(first.tags)
+        )
+        for b, sim in enumerate(simulators):
+            own = sim.state
+            sim.bind(self.state.rows(b, b + 1))
+            for field in fields(SimState):
+                getattr(sim.state, field.name)[:] = getattr(own, field.name)
 
     def __len__(self) -> int:
         return len(self.simulators)
@@ -80,8 +95,18 @@ class BatchedSimulator:
         shape = (len(self.simulators), self.n_agents, self.action_size)
         if actions.shape != shape:
             raise ValueError(f"actions must have shape {shape}, got {tuple(actions.shape)}")
-        results = tuple(sim.step(actions[b]) for b, sim in enumerate(self.simulators))
-        rewards = self._rewards.copy()
-        for b, result in enumerate(results):
-            rewards[b] = result.rewards
+        results = tuple(step_communities(self.simulators, actions, self.state))
+        rewards = np.stack([r.rewards for r in results])
         return BatchResult(rewards=rewards, results=results)
+
+
+def _same_series(a: SlotSeries, b: SlotSeries) -> bool:
+    """Whether two series hold the same data (the same object, or equal field by field)."""
+    if a is b:
+        return True
+    return all(
+        np.array_equal(getattr(a, f.name), getattr(b, f.name))
+        if isinstance(getattr(a, f.name), np.ndarray)
+        else getattr(a, f.name) == getattr(b, f.name)
+        for f in fields(SlotSeries)
+    )

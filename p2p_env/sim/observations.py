@@ -28,11 +28,13 @@ inside its space.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.typing import NDArray
 
 from p2p_env.sim.community import AgentKind
-from p2p_env.sim.simulator import CommunitySimulator, contiguous
+from p2p_env.sim.simulator import CommunitySimulator, SimState, contiguous
 
 FloatArray = NDArray[np.float64]
 
@@ -80,8 +82,7 @@ class ObservationBuilder:
         # (:meth:`_windows`): a copy per agent and slot would double the memory of a large
         # community (about 1 GB for 2,000 homes over the demonstration's 15 months).
         n = c.n_agents
-        self._window = np.zeros((2, horizon, n))
-        self._buffer = np.zeros((n, self.size))
+        self._buffers: dict[int, FloatArray] = {}
         self.scale = 1.0 / np.maximum(c.trade_limit_wh, 1.0)
         self._lead_std = forecast_error_std * np.sqrt(np.arange(1, horizon + 1))
         # Agents of a type are contiguous in the default layout: a slice is a view (cheap to
@@ -99,59 +100,86 @@ class ObservationBuilder:
 
     def build(self, rng: np.random.Generator) -> NDArray[np.float32]:
         """Observations of every agent at the simulator's current slot."""
+        obs: NDArray[np.float32] = self.build_many((self.sim,), (rng,), self.sim.state)[0]
+        return obs
+
+    def build_many(
+        self,
+        sims: Sequence[CommunitySimulator],
+        rngs: Sequence[np.random.Generator],
+        state: SimState,
+    ) -> NDArray[np.float32]:
+        """Observations of ``B`` communities of this builder's layout at their current slots,
+        ``B x agents x features``: community ``b`` gets what its own builder's :meth:`build`
+        with ``rngs[b]`` gives (each community draws its forecast noise from its own stream).
+
+        Args:
+            sims: The communities (their slots).
+            rngs: Each community's forecast-noise generator.
+            state: The communities' state, row ``b`` being ``sims[b].state``.
+        """
         sim, h = self.sim, self.horizon
-        c, t = sim.community, min(sim.slot, sim.series.n_slots - 1)
-        n = c.n_agents
-        obs = self._buffer
-        obs[:, :5] = self.calendar[t]
+        c, n_slots = sim.community, sim.series.n_slots
+        n, batch = c.n_agents, len(sims)
+        t = np.fromiter((min(x.slot, n_slots - 1) for x in sims), np.int64, batch)
+        obs = self._buffers.get(batch)
+        if obs is None:
+            # Reused between calls: every feature below is rewritten each time, and the ones
+            # an agent type does not have stay 0.
+            obs = self._buffers[batch] = np.zeros((batch, n, self.size))
+        obs[:, :, :5] = self.calendar[t][:, None, :]
         # Consumption and PV forecasts: one draw of noise for both (the same stream as two).
         windows = self._windows(t)
         windows *= self.scale
-        noise = rng.standard_normal((2, n, h))
+        noise = np.stack([rng.standard_normal((2, n, h)) for rng in rngs])
         noise *= self._lead_std
         noise += 1.0
         np.maximum(noise, 0.0, out=noise)
-        obs[:, 5 : 5 + h] = windows[0].T * noise[0]
-        obs[:, 5 + h : 5 + 2 * h] = windows[1].T * noise[1]
+        obs[:, :, 5 : 5 + h] = windows[:, 0].transpose(0, 2, 1) * noise[:, 0]
+        obs[:, :, 5 + h : 5 + 2 * h] = windows[:, 1].transpose(0, 2, 1) * noise[:, 1]
         base = 5 + 2 * h
-        obs[:, base] = sim.soc_fraction(missing=0.0)
+        obs[:, sim._storage_agents, base] = state.storage_soc_wh / sim.storage.capacity_wh
         if c.n_phv:
             phvs = self._phvs
-            obs[phvs, base + 1] = sim.plugged(t)
-            obs[phvs, base + 2] = self.next_departure[t] / SLOTS_PER_DAY_NORM
-            obs[phvs, base + 3] = self.next_trip_wh[t] / c.phvs.capacity_wh
+            plugged = [x.plugged(u) for x, u in zip(sims, t.tolist(), strict=True)]
+            obs[:, phvs, base + 1] = np.stack(plugged)
+            obs[:, phvs, base + 2] = self.next_departure[t] / SLOTS_PER_DAY_NORM
+            obs[:, phvs, base + 3] = self.next_trip_wh[t] / c.phvs.capacity_wh
         tags = len(sim.tags)
         span = sim.price_max - sim.price_min
-        obs[:, base + 4 : base + 4 + tags] = (sim.last_price - sim.price_min) / span
-        obs[:, base + 4 + tags : base + 4 + 2 * tags] = sim.last_volume * self.volume_scale
-        obs[:, -2] = self._retail_ticks() / sim.price_max
-        obs[:, -1] = self._buyback
+        prices = (state.last_price - sim.price_min) / span
+        obs[:, :, base + 4 : base + 4 + tags] = prices[:, None, :]
+        volumes = state.last_volume * self.volume_scale
+        obs[:, :, base + 4 + tags : base + 4 + 2 * tags] = volumes[:, None, :]
+        obs[:, :, -2] = self._retail_ticks(state.grid_bought_wh) / sim.price_max
+        obs[:, :, -1] = self._buyback
         # np.maximum and np.minimum: the same as np.clip, at a third of its call overhead.
         np.maximum(obs, self.low, out=obs)
         np.minimum(obs, self.high, out=obs)
         return obs.astype(np.float32)
 
-    def _windows(self, t: int) -> FloatArray:
-        """Consumption and PV of every agent for slots ``t .. t + horizon - 1`` (zeros past
-        the end of the series), ``2 x horizon x agents``; the array is reused between calls."""
+    def _windows(self, t: NDArray[np.int64]) -> FloatArray:
+        """Consumption and PV of every agent for slots ``t .. t + horizon - 1`` of each
+        community (zeros past the end of the series), ``B x 2 x horizon x agents``."""
         sim, s = self.sim, self.sim.series
-        window = self._window
-        window.fill(0.0)
-        consumption, pv = window
-        m = max(min(self.horizon, s.n_slots - t), 0)
-        rows = slice(t, t + m)
-        consumption[:m, self._homes] = s.home_load_wh[rows]
-        pv[:m, self._homes] = s.home_pv_wh[rows]
-        consumption[:m, self._phvs] = s.phv_drive_wh[rows]
+        rows = t[:, None] + np.arange(self.horizon)
+        inside = (rows < s.n_slots)[..., None]
+        rows = np.minimum(rows, s.n_slots - 1)
+        window = np.zeros((t.size, 2, self.horizon, sim.community.n_agents))
+        consumption, pv = window[:, 0], window[:, 1]
+        consumption[..., self._homes] = np.where(inside, s.home_load_wh[rows], 0.0)
+        pv[..., self._homes] = np.where(inside, s.home_pv_wh[rows], 0.0)
+        consumption[..., self._phvs] = np.where(inside, s.phv_drive_wh[rows], 0.0)
         if sim.office.size:
-            consumption[:m, sim.office[0]] = s.office_load_wh[rows]
-            pv[:m, sim.office[0]] = s.office_pv_wh[rows]
+            office = sim.office[0]
+            consumption[..., office] = np.where(inside[..., 0], s.office_load_wh[rows], 0.0)
+            pv[..., office] = np.where(inside[..., 0], s.office_pv_wh[rows], 0.0)
         return window
 
-    def _retail_ticks(self) -> FloatArray:
+    def _retail_ticks(self, grid_bought_wh: NDArray[np.int64]) -> FloatArray:
         """Per agent, the grid price of its next kWh this month (block tier or office price)."""
         tariff = self.sim.tariffs.residential
-        tier = np.searchsorted(tariff.bounds_wh, self.sim.month.grid_bought_wh, side="right")
+        tier = np.searchsorted(tariff.bounds_wh, grid_bought_wh, side="right")
         price = tariff.prices_ticks[tier] + tariff.surcharge_ticks
         office_price = self.sim.tariffs.office_energy_ticks
         return np.where(self.is_office, office_price, price).astype(np.float64)

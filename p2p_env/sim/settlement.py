@@ -26,7 +26,7 @@ money comes from the exchange's trades and is conserved exactly among participan
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -134,6 +134,13 @@ class Settlement:
     """What the undelivered energy cost at the imbalance price."""
     net_cost_sen: IntArray = field(init=False)
 
+    def row(self, b: int) -> Settlement:
+        """Community ``b`` of a batch settled at once (arrays with a leading ``B`` axis)."""
+        row = object.__new__(Settlement)
+        for name in _SETTLEMENT_ARRAYS:
+            object.__setattr__(row, name, getattr(self, name)[b])
+        return row
+
     def __post_init__(self) -> None:
         object.__setattr__(
             self,
@@ -145,6 +152,9 @@ class Settlement:
             + self.demand_charge_sen
             + self.imbalance_penalty_sen,
         )
+
+
+_SETTLEMENT_ARRAYS = tuple(f.name for f in fields(Settlement))
 
 
 def settle(
@@ -159,7 +169,8 @@ def settle(
     """Settle one slot for every agent and advance ``state``.
 
     Args:
-        metered_wh: Net import at each agent's meter (negative: export).
+        metered_wh: Net import at each agent's meter (negative: export); every array may
+            carry a leading batch axis (``B x agents``: ``B`` communities at once).
         p2p_bought_wh: Energy each agent bought on the exchange this slot.
         p2p_sold_wh: Energy each agent sold on the exchange this slot.
         p2p_paid_sen: Money each agent paid for its P2P purchases.
@@ -190,7 +201,9 @@ def settle(
     demand = np.zeros_like(metered_wh)
     if tariffs.office_index.size:
         o = tariffs.office_index
-        demand[o] = tariffs.office_demand.charge_sen(state.peak_import_wh[o], physical_import[o])
+        demand[..., o] = tariffs.office_demand.charge_sen(
+            state.peak_import_wh[..., o], physical_import[..., o]
+        )
     state.grid_bought_wh += retail
     np.maximum(state.peak_import_wh, physical_import, out=state.peak_import_wh)
     return Settlement(

@@ -16,6 +16,7 @@ No RL library is imported here; :mod:`p2p_env.envs` wraps this in PettingZoo and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +57,48 @@ class SlotResult:
     block_hash: str
     soc: FloatArray
     """Per agent, state of charge as a fraction of capacity (NaN: no storage)."""
+
+
+@dataclass(frozen=True)
+class SimState:
+    """The state that carries between slots, for ``B`` communities (leading axis ``B``).
+
+    A lone :class:`CommunitySimulator` holds a state of ``B = 1``; a batch
+    (:class:`~p2p_env.sim.batched.BatchedSimulator`) holds one of ``B`` rows and gives each of
+    its simulators a one-row view, so the batch steps every community with one array program
+    while each simulator still reads (and resets) its own row. Everything is updated in place.
+    """
+
+    storage_soc_wh: FloatArray
+    """``B x units``: stored energy of every battery, then every PHV."""
+    grid_bought_wh: IntArray
+    """``B x agents``: retail grid purchases so far this month (block tariff position)."""
+    peak_import_wh: IntArray
+    """``B x agents``: the month's largest physical slot import (demand charge)."""
+    last_price: IntArray
+    """``B x tags``: the last clearing price per tag, ticks."""
+    last_volume: IntArray
+    """``B x tags``: the last slot's traded volume per tag, Wh."""
+
+    @classmethod
+    def zeros(cls, batch: int, units: int, agents: int, tags: int) -> SimState:
+        return cls(
+            storage_soc_wh=np.zeros((batch, units)),
+            grid_bought_wh=np.zeros((batch, agents), np.int64),
+            peak_import_wh=np.zeros((batch, agents), np.int64),
+            last_price=np.full((batch, tags), -1, np.int64),
+            last_volume=np.zeros((batch, tags), np.int64),
+        )
+
+    def rows(self, start: int, stop: int) -> SimState:
+        """A view of communities ``start .. stop - 1`` (writes go to this state)."""
+        return SimState(
+            storage_soc_wh=self.storage_soc_wh[start:stop],
+            grid_bought_wh=self.grid_bought_wh[start:stop],
+            peak_import_wh=self.peak_import_wh[start:stop],
+            last_price=self.last_price[start:stop],
+            last_volume=self.last_volume[start:stop],
+        )
 
 
 class CommunitySimulator:
@@ -115,10 +158,19 @@ class CommunitySimulator:
         self._phvs = contiguous(self.phvs)
         # State, set by reset().
         self.slot = 0
-        self.storage_soc_wh = np.zeros(self.storage.n)
         self.month = MonthState.zeros(c.n_agents)
-        self.last_price = np.full(len(self.tags), -1, dtype=np.int64)
-        self.last_volume = np.zeros(len(self.tags), dtype=np.int64)
+        self.bind(SimState.zeros(1, self.storage.n, c.n_agents, len(self.tags)))
+
+    def bind(self, state: SimState) -> None:
+        """Keep this simulator's state in ``state`` (one row; a batch passes a view of its own
+        state). The values are not copied: reset the simulator afterwards."""
+        if state.storage_soc_wh.shape != (1, self.storage.n):
+            raise ValueError(
+                f"state rows have shape {state.storage_soc_wh.shape}, "
+                f"expected (1, {self.storage.n})"
+            )
+        self.state = state
+        self.month = MonthState(state.grid_bought_wh[0], state.peak_import_wh[0], self.month.month)
 
     def reset(self, slot: int, phv_initial_soc: FloatArray | None = None, seed: int = 0) -> None:
         """Start at ``slot`` with batteries at their initial state and PHVs at ``phv_initial_soc``.
@@ -137,17 +189,13 @@ class CommunitySimulator:
         if self.recorder is not None:
             self.recorder.reset()
         phv_soc = np.full(c.n_phv, 0.5) if phv_initial_soc is None else phv_initial_soc
-        self.storage_soc_wh = np.concatenate(
-            (
-                c.batteries.capacity_wh * c.battery_initial_soc,
-                c.phvs.capacity_wh * np.clip(phv_soc, c.phvs.soc_min, c.phvs.soc_max),
-            )
-        )
-        self.month = MonthState.zeros(c.n_agents)
+        # In place: the state may be a row of a batch's arrays.
+        self.battery_soc_wh[:] = c.batteries.capacity_wh * c.battery_initial_soc
+        self.phv_soc_wh[:] = c.phvs.capacity_wh * np.clip(phv_soc, c.phvs.soc_min, c.phvs.soc_max)
+        self.month.month = -1
         self.month.roll(int(self.month_of_slot[slot]))
-        initial = ticks(self.config.market.initial_price_jpy_per_kwh)
-        self.last_price = np.full(len(self.tags), initial, dtype=np.int64)
-        self.last_volume = np.zeros(len(self.tags), dtype=np.int64)
+        self.last_price[:] = ticks(self.config.market.initial_price_jpy_per_kwh)
+        self.last_volume[:] = 0
 
     def plugged(self, slot: int) -> NDArray[np.bool_]:
         """PHVs that can charge in ``slot``: at home, or at the office while a charger is free.
@@ -166,113 +214,39 @@ class CommunitySimulator:
 
     def step(self, actions: NDArray[np.floating]) -> SlotResult:
         """Advance one slot with ``actions`` (``agents x action_size``, any float values)."""
-        c, s, t = self.community, self.series, self.slot
-        if t >= s.n_slots:
-            raise RuntimeError("the series has no slot left: reset the simulator")
-        self.month.roll(int(self.month_of_slot[t]))
-        decoded = decode(actions, c, self.price_min, self.price_max, self.sell_tag_index)
-        outcome = self.market.clear(t, decoded)
+        array = np.asarray(actions)
+        n = self.community.n_agents
+        if array.ndim != 2 or array.shape[0] != n:
+            raise ValueError(f"actions must have shape ({n}, T + 2), got {tuple(array.shape)}")
+        return step_communities((self,), array[None], self.state)[0]
 
-        # Physics.
-        n = c.n_agents
-        consumption = np.zeros(n)
-        generation = np.zeros(n)
-        consumption[self._homes] = s.home_load_wh[t]
-        generation[self._homes] = s.home_pv_wh[t]
-        if self.office.size:
-            consumption[self.office] = s.office_load_wh[t]
-            generation[self.office] = s.office_pv_wh[t]
-        # Home batteries and PHVs move as one bank (batteries first): one vectorised step.
-        units = self._storage_agents
-        available = self._available
-        if c.n_phv:
-            available[c.batteries.n :] = self.plugged(t)
-        step = self.storage.step(
-            self.storage_soc_wh, decoded.setpoint_w[units], available, self.slot_hours
-        )
-        charge = np.zeros(n)
-        discharge = np.zeros(n)
-        curtailed = np.zeros(n)
-        drawn_internally = np.zeros(n)
-        charge[units] = step.charged_wh
-        discharge[units] = step.discharged_wh
-        curtailed[units] = step.curtailed_wh
-        drawn_internally[units] = step.losses_wh
-        shortfall = np.zeros(n)
-        if c.n_phv:
-            # Trips: the battery supplies what it can above its floor, gasoline the rest.
-            need = s.phv_drive_wh[t]
-            phv_soc = self.phv_soc_wh  # a view: updated in place
-            drawn = np.minimum(need, np.maximum(phv_soc - self._phv_floor_wh, 0.0))
-            phv_soc -= drawn
-            shortfall[self._phvs] = need - drawn
-            drawn_internally[self._phvs] += drawn
-        metered = np.rint(consumption - generation + charge - discharge).astype(np.int64)
-
-        settlement = settle(
-            metered,
-            outcome.bought_wh,
-            outcome.sold_wh,
-            outcome.paid_sen,
-            outcome.received_sen,
-            self.tariffs,
-            self.month,
-        )
-        gasoline_sen = np.rint(shortfall * self.gasoline_sen_per_wh).astype(np.int64)
-        cost_sen = settlement.net_cost_sen + gasoline_sen
-        cost_jpy = cost_sen / 100.0
-        env = self.config.env
-        extras = (
-            env.phv_unmet_departure_penalty_jpy_per_kwh * shortfall / 1000
-            - env.green_preference_jpy_per_kwh * self._green_kwh(outcome)
-        )
-        rewards = -(cost_jpy + extras) * env.reward_scale
-
-        flows = SlotFlows(
-            slot=t,
-            generation_wh=np.rint(generation).astype(np.int64),
-            storage_discharge_wh=np.rint(discharge).astype(np.int64),
-            storage_charge_wh=np.rint(charge).astype(np.int64),
-            storage_drawn_wh=np.rint(drawn_internally).astype(np.int64),
-            consumption_wh=np.rint(consumption).astype(np.int64),
-            metered_wh=metered,
-        )
-        block_hash = self.recorder.record(flows, outcome, settlement) if self.recorder else ""
-        traded = outcome.price_ticks >= 0
-        self.last_price = np.where(traded, outcome.price_ticks, self.last_price)
-        self.last_volume = outcome.volume_wh
-        self.slot = t + 1
-        return SlotResult(
-            slot=t,
-            rewards=rewards,
-            cost_jpy=cost_jpy,
-            settlement=settlement,
-            gasoline_sen=gasoline_sen,
-            gasoline_l=shortfall * self.litres_per_wh,
-            phv_shortfall_wh=shortfall,
-            storage_curtailed_wh=curtailed,
-            decoded=decoded,
-            outcome=outcome,
-            flows=flows,
-            block_hash=block_hash,
-            soc=self.soc_fraction(),
-        )
-
-    def _green_kwh(self, outcome: MarketOutcome) -> FloatArray:
-        if "pv" not in self.tags:
-            return np.zeros(self.community.n_agents)
-        green: FloatArray = outcome.bought_by_tag_wh[:, self.tags.index("pv")] / 1000.0
-        return green
+    @property
+    def storage_soc_wh(self) -> FloatArray:
+        """Stored energy of every battery, then every PHV, Wh (a view of the state)."""
+        soc: FloatArray = self.state.storage_soc_wh[0]
+        return soc
 
     @property
     def battery_soc_wh(self) -> FloatArray:
-        """Stored energy of each home battery, Wh (a view of the storage state)."""
-        return self.storage_soc_wh[: self.community.batteries.n]
+        """Stored energy of each home battery, Wh (a view of the state)."""
+        return self.state.storage_soc_wh[0, : self.community.batteries.n]
 
     @property
     def phv_soc_wh(self) -> FloatArray:
-        """Stored energy of each PHV, Wh (a view of the storage state)."""
-        return self.storage_soc_wh[self.community.batteries.n :]
+        """Stored energy of each PHV, Wh (a view of the state)."""
+        return self.state.storage_soc_wh[0, self.community.batteries.n :]
+
+    @property
+    def last_price(self) -> IntArray:
+        """Per tag, the last clearing price, ticks (the initial price before any trade)."""
+        price: IntArray = self.state.last_price[0]
+        return price
+
+    @property
+    def last_volume(self) -> IntArray:
+        """Per tag, the volume traded in the last slot, Wh."""
+        volume: IntArray = self.state.last_volume[0]
+        return volume
 
     def soc_fraction(self, missing: float = np.nan) -> FloatArray:
         """Per agent, stored energy as a fraction of capacity (``missing``, NaN by default, for
@@ -281,6 +255,171 @@ class CommunitySimulator:
         soc = np.full(c.n_agents, missing)
         soc[self._storage_agents] = self.storage_soc_wh / self.storage.capacity_wh
         return soc
+
+
+def step_communities(
+    sims: Sequence[CommunitySimulator], actions: NDArray[np.floating], state: SimState
+) -> list[SlotResult]:
+    """Advance ``B`` communities of one layout one slot each, as one array program.
+
+    Decoding, physics, settlement and rewards run once over ``B x agents`` arrays; clearing and
+    the ledger block stay per community (each has its own orders, trades and hash chain). Each
+    community may be at its own slot of the shared series. Community ``b`` gets exactly what
+    ``sims[b].step(actions[b])`` alone would give (tested).
+
+    Args:
+        sims: The communities, all with ``sims[0]``'s config, community and series.
+        actions: ``B x agents x action_size``.
+        state: The communities' state, row ``b`` being ``sims[b].state`` (updated in place).
+    """
+    lead = sims[0]
+    c, s = lead.community, lead.series
+    n = c.n_agents
+    t = np.fromiter((sim.slot for sim in sims), np.int64, len(sims))
+    for sim, slot in zip(sims, t.tolist(), strict=True):
+        if slot >= s.n_slots:
+            raise RuntimeError("the series has no slot left: reset the simulator")
+        sim.month.roll(int(lead.month_of_slot[slot]))
+    decoded = decode(actions, c, lead.price_min, lead.price_max, lead.sell_tag_index)
+    rows = [decoded.row(b) for b in range(len(sims))] if len(sims) > 1 else [decoded.row(0)]
+    outcomes = [
+        sim.market.clear(slot, row) for sim, slot, row in zip(sims, t.tolist(), rows, strict=True)
+    ]
+    market = MarketArrays.stack(outcomes)
+
+    # Physics.
+    consumption = np.zeros((len(sims), n))
+    generation = np.zeros((len(sims), n))
+    consumption[:, lead._homes] = s.home_load_wh[t]
+    generation[:, lead._homes] = s.home_pv_wh[t]
+    if lead.office.size:
+        consumption[:, lead.office] = s.office_load_wh[t][:, None]
+        generation[:, lead.office] = s.office_pv_wh[t][:, None]
+    # Home batteries and PHVs move as one bank (batteries first): one vectorised step.
+    units = lead._storage_agents
+    available = np.ones((len(sims), lead.storage.n), dtype=np.bool_)
+    if c.n_phv:
+        available[:, c.batteries.n :] = np.stack(
+            [sim.plugged(slot) for sim, slot in zip(sims, t.tolist(), strict=True)]
+        )
+    step = lead.storage.step(
+        state.storage_soc_wh, decoded.setpoint_w[:, units], available, lead.slot_hours
+    )
+    charge = np.zeros((len(sims), n))
+    discharge = np.zeros((len(sims), n))
+    curtailed = np.zeros((len(sims), n))
+    drawn_internally = np.zeros((len(sims), n))
+    charge[:, units] = step.charged_wh
+    discharge[:, units] = step.discharged_wh
+    curtailed[:, units] = step.curtailed_wh
+    drawn_internally[:, units] = step.losses_wh
+    shortfall = np.zeros((len(sims), n))
+    if c.n_phv:
+        # Trips: the battery supplies what it can above its floor, gasoline the rest.
+        need = s.phv_drive_wh[t]
+        phv_soc = state.storage_soc_wh[:, c.batteries.n :]  # a view: updated in place
+        drawn = np.minimum(need, np.maximum(phv_soc - lead._phv_floor_wh, 0.0))
+        phv_soc -= drawn
+        shortfall[:, lead._phvs] = need - drawn
+        drawn_internally[:, lead._phvs] += drawn
+    metered = np.rint(consumption - generation + charge - discharge).astype(np.int64)
+
+    settlement = settle(
+        metered,
+        market.bought_wh,
+        market.sold_wh,
+        market.paid_sen,
+        market.received_sen,
+        lead.tariffs,
+        MonthState(state.grid_bought_wh, state.peak_import_wh),
+    )
+    gasoline_sen = np.rint(shortfall * lead.gasoline_sen_per_wh).astype(np.int64)
+    cost_sen = settlement.net_cost_sen + gasoline_sen
+    cost_jpy = cost_sen / 100.0
+    env = lead.config.env
+    if "pv" in lead.tags:
+        green = market.bought_by_tag_wh[..., lead.tags.index("pv")] / 1000.0
+    else:
+        green = np.zeros((len(sims), n))
+    extras = (
+        env.phv_unmet_departure_penalty_jpy_per_kwh * shortfall / 1000
+        - env.green_preference_jpy_per_kwh * green
+    )
+    rewards = -(cost_jpy + extras) * env.reward_scale
+    ints = {
+        "generation_wh": np.rint(generation).astype(np.int64),
+        "storage_discharge_wh": np.rint(discharge).astype(np.int64),
+        "storage_charge_wh": np.rint(charge).astype(np.int64),
+        "storage_drawn_wh": np.rint(drawn_internally).astype(np.int64),
+        "consumption_wh": np.rint(consumption).astype(np.int64),
+    }
+    gasoline_l = shortfall * lead.litres_per_wh
+    soc = np.full((len(sims), n), np.nan)
+    soc[:, units] = state.storage_soc_wh / lead.storage.capacity_wh
+    traded = market.price_ticks >= 0
+    np.copyto(state.last_price, market.price_ticks, where=traded)
+    state.last_volume[:] = market.volume_wh
+
+    results = []
+    for b, (sim, slot, outcome) in enumerate(zip(sims, t.tolist(), outcomes, strict=True)):
+        flows = SlotFlows(slot=slot, metered_wh=metered[b], **{k: v[b] for k, v in ints.items()})
+        settled = settlement.row(b)
+        block_hash = sim.recorder.record(flows, outcome, settled) if sim.recorder else ""
+        sim.slot = slot + 1
+        results.append(
+            SlotResult(
+                slot=slot,
+                rewards=rewards[b],
+                cost_jpy=cost_jpy[b],
+                settlement=settled,
+                gasoline_sen=gasoline_sen[b],
+                gasoline_l=gasoline_l[b],
+                phv_shortfall_wh=shortfall[b],
+                storage_curtailed_wh=curtailed[b],
+                decoded=rows[b],
+                outcome=outcome,
+                flows=flows,
+                block_hash=block_hash,
+                soc=soc[b],
+            )
+        )
+    return results
+
+
+@dataclass(frozen=True)
+class MarketArrays:
+    """The per-agent arrays of ``B`` communities' :class:`MarketOutcome` s, stacked."""
+
+    bought_wh: IntArray
+    sold_wh: IntArray
+    paid_sen: IntArray
+    received_sen: IntArray
+    bought_by_tag_wh: IntArray
+    price_ticks: IntArray
+    volume_wh: IntArray
+
+    @classmethod
+    def stack(cls, outcomes: Sequence[MarketOutcome]) -> MarketArrays:
+        if len(outcomes) == 1:  # a lone community: views, no copies
+            o = outcomes[0]
+            return cls(
+                o.bought_wh[None],
+                o.sold_wh[None],
+                o.paid_sen[None],
+                o.received_sen[None],
+                o.bought_by_tag_wh[None],
+                o.price_ticks[None],
+                o.volume_wh[None],
+            )
+        return cls(
+            np.stack([o.bought_wh for o in outcomes]),
+            np.stack([o.sold_wh for o in outcomes]),
+            np.stack([o.paid_sen for o in outcomes]),
+            np.stack([o.received_sen for o in outcomes]),
+            np.stack([o.bought_by_tag_wh for o in outcomes]),
+            np.stack([o.price_ticks for o in outcomes]),
+            np.stack([o.volume_wh for o in outcomes]),
+        )
 
 
 def contiguous(index: IntArray) -> slice | IntArray:
