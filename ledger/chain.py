@@ -24,8 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from ledger.block import GENESIS_PREV_HASH, BlockHeader, decode_header, encode_trusted_header
-from ledger.canonical import SCHEMA_VERSION, canonical_json, sha256
+from ledger.block import GENESIS_PREV_HASH, BlockHeader, decode_header, encode_header_fields
+from ledger.canonical import INT_MAX, SCHEMA_VERSION, canonical_json, sha256
 from ledger.certificates import CertificateBook
 from ledger.errors import CertificateError, LedgerError, RecordError
 from ledger.merkle import (
@@ -317,7 +317,8 @@ class Ledger:
                 # followed by the record's index: two concatenations a record.
                 head = ENVELOPE.pack(kind, SCHEMA_VERSION, height, 0)[:-4]
                 first = len(data)
-                data += map(bytes.__add__, map(head.__add__, _indices(first, len(bodies))), bodies)
+                index = _indices(first, len(bodies))
+                data += [head + i + b for i, b in zip(index, bodies, strict=True)]
         if len(data) > MAX_RECORDS_PER_BLOCK + 1:
             raise RecordError(f"block {height}: {len(data)} records, at most 2**32")
         counts = {
@@ -329,8 +330,8 @@ class Ledger:
         return self._append(slot, params_json, data, counts, certificate_events, start)
 
     def _check_slot(self, slot: int, start: str | None) -> None:
-        if type(slot) is not int or slot < 0:
-            raise RecordError(f"slot must be a non-negative integer, got {slot!r}")
+        if type(slot) is not int or not 0 <= slot <= INT_MAX:
+            raise RecordError(f"slot must be a non-negative integer below 2**63, got {slot!r}")
         if self._last_slot is None:
             self._last_slot = self.header(self.height).slot
         if slot <= self._last_slot:
@@ -364,7 +365,17 @@ class Ledger:
             params_hash=sha(params_bytes).digest(),
             start=start,
         )
-        header_bytes = encode_trusted_header(header)
+        # Every field is the ledger's own (slot and start checked by _check_slot): the header's
+        # canonical bytes through one formatting, as encode_trusted_header writes them.
+        header_bytes = encode_header_fields(
+            height,
+            slot,
+            header.prev_hash,
+            header.merkle_root,
+            counts,
+            header.params_hash,
+            start,
+        )
         try:
             self.store.append(
                 StoredBlock(

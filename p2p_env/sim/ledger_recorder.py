@@ -257,7 +257,7 @@ class LedgerRecorder:
         columns = _settlement_columns(flows, s)
         ordered = [columns[name] for name in self._settlement_fields]
         if {values.dtype for values in ordered} == {_INT64}:
-            flat = np.stack(ordered, axis=1).ravel().tolist()  # row after row
+            flat = np.array(ordered).T.ravel().tolist()  # agent after agent
         else:
             for name, values in zip(self._settlement_fields, ordered, strict=True):
                 # The template writes %d: only integer arrays may take this path (a float would

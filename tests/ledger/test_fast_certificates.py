@@ -11,7 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import BlockHeader, CertificateError, CertificateRegistry, RecordError, canonical_json
+from ledger import (
+    BlockHeader,
+    CertificateError,
+    CertificateRegistry,
+    Ledger,
+    RecordError,
+    canonical_json,
+)
 from ledger.block import encode_trusted_header
 from ledger.canonical import INT_MAX, INT_MIN
 from ledger.certificates import check_events
@@ -320,3 +327,14 @@ def test_trusted_header_leaves_odd_headers_to_the_checked_encoder() -> None:
         encode_trusted_header(header(slot=2**63))
     with pytest.raises(RecordError, match="float"):
         encode_trusted_header(header(order=1.0))
+
+
+def test_append_refuses_a_slot_beyond_64_bits() -> None:
+    ledger = Ledger.in_memory()
+    with pytest.raises(RecordError, match="below 2"):
+        ledger.append_encoded(2**63, b"{}")
+    with pytest.raises(RecordError, match="below 2"):
+        ledger.append_block(2**63, {})
+    assert len(ledger) == 0
+    ledger.append_encoded(2**63 - 1, b"{}")
+    assert ledger.header(0).slot == 2**63 - 1
