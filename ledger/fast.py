@@ -339,6 +339,14 @@ class SlotCertificateWriter:
         self._slot: int | None = None
         self._serial = 0
 
+    def reset(self) -> None:
+        """Forget every stored certificate and any open slot: a new run (episode) starts."""
+        self._stores = {i: [] for i in self._devices}
+        self._held = {}
+        self._events = []
+        self._slot = None
+        self._serial = 0
+
     # -- state ---------------------------------------------------------------------------------
 
     def stored_wh(self, holder: int) -> int:

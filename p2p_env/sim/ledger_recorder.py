@@ -106,7 +106,7 @@ class LedgerRecorder:
         }
         self.registry = CertificateRegistry()
         """The checked certificate registry of the generic path (``fast=False``)."""
-        self.writer = self._writer()
+        self.writer = SlotCertificateWriter(community.agents, self.devices, self.discharge_tag)
         """The certificate writer of the fast path."""
         if path is not None and path.exists():
             raise FileExistsError(f"ledger file {path} exists: choose a new path")
@@ -127,7 +127,7 @@ class LedgerRecorder:
             self.ledger.close()
         self.episode += 1
         self.registry = CertificateRegistry()
-        self.writer = self._writer()
+        self.writer.reset()  # keeps the holders' encoded names (O(agents) to build)
         if self.path is None:
             self.ledger = Ledger.in_memory(keep_records=self.keep_records, check_certificates=False)
             return
@@ -190,9 +190,6 @@ class LedgerRecorder:
             self.ledger.close()
 
     # ----------------------------------------------------------------------------------------
-
-    def _writer(self) -> SlotCertificateWriter:
-        return SlotCertificateWriter(self.community.agents, self.devices, self.discharge_tag)
 
     def _tags(self, outcome: MarketOutcome) -> Sequence[str]:
         tags: Sequence[str] = (

@@ -338,3 +338,18 @@ def test_append_refuses_a_slot_beyond_64_bits() -> None:
     assert len(ledger) == 0
     ledger.append_encoded(2**63 - 1, b"{}")
     assert ledger.header(0).slot == 2**63 - 1
+
+
+def test_writer_reset_starts_a_new_run() -> None:
+    slots = [
+        one_slot(slot=1, generation=[30, 0, 0], charge=[20, 0, 0]),
+        one_slot(slot=2, discharge=[15, 0, 0], consumption=[5, 0, 0]),
+    ]
+    writer = new_writer(COMMUNITY)
+    first = writer_events(COMMUNITY, slots, writer)
+    assert writer.stored_wh(0) == 5
+    writer.begin_slot(3)  # a run may stop in the middle of a slot
+    writer.issue([1], [4], "pv")
+    writer.reset()
+    assert writer.stored_wh(0) == 0
+    assert writer_events(COMMUNITY, slots, writer) == first
