@@ -202,6 +202,7 @@ class ArrayExchange:
             and int(sell_price.max()) <= hi
             and (orders.accepts is None or bool((orders.accepts.any(axis=1) | ~is_buy).all()))
         ):
+            all_admitted = True
             admitted = np.arange(n, dtype=np.int64)
             rejected: tuple[Rejection, ...] = ()
             admitted_buy = is_buy
@@ -220,6 +221,7 @@ class ArrayExchange:
                 accepts = orders.accepts
                 buy_bad = (out_of_bounds & accepts).any(axis=1) | ~accepts.any(axis=1)
             bad |= np.where(is_buy, buy_bad, sell_bad)
+            all_admitted = False
             admitted = (~bad).nonzero()[0]
             rejected = self._rejections(orders, params, bad.nonzero()[0], duplicated)
             admitted_buy = is_buy[admitted]
@@ -242,7 +244,7 @@ class ArrayExchange:
             n_submitted=n,
             positions=admitted,
             is_buy=admitted_buy,
-            quantity=quantity[admitted],
+            quantity=quantity if all_admitted else quantity[admitted],
             sell_tag=sell_tag[sell_rows],
             sell_price=sell_price[sell_rows],
             leg_order=leg_order,
@@ -254,8 +256,9 @@ class ArrayExchange:
         traded = matches.quantity
         volume = np.zeros(n_tags, dtype=np.int64)
         np.add.at(volume, matches.tag, traded)
-        buy_position = admitted[matches.buy]
-        sell_position = admitted[matches.sell]
+        # Admitted index -> row (the same when every row was admitted).
+        buy_position = matches.buy if all_admitted else admitted[matches.buy]
+        sell_position = matches.sell if all_admitted else admitted[matches.sell]
         return ArrayClearing(
             exchange=self,
             params=params,

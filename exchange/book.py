@@ -187,7 +187,9 @@ def book_from_arrays(
     Returns:
         The :class:`Book`.
     """
-    arrival = arrival_ranks(n_submitted, params.seed)[positions]
+    arrival = arrival_ranks(n_submitted, params.seed)
+    if positions.shape[0] != n_submitted:  # else every position, ascending: 0, 1, ...
+        arrival = arrival[positions]
     sell_order = (~is_buy).nonzero()[0].astype(np.int64, copy=False)
     # np.lexsort sorts by its last key first: order, then the rule's rank within the order.
     if params.tag_order == "price":

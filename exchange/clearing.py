@@ -19,7 +19,7 @@ from exchange.mechanisms.registry import get_mechanism
 from exchange.orders import Order
 from exchange.params import ClearingParams
 from exchange.results import ClearingResult, Trade, Unfilled
-from exchange.units import Int64Array, money_array, round_half_even_div
+from exchange.units import MAX_QUANTITY_WH, Int64Array, money_array, round_half_even_div
 from exchange.validation import Rejection, validate
 
 _INT64_SAFE_TOTAL = 2**62
@@ -57,7 +57,10 @@ def match_book(book: Book, mechanism: str) -> Matches:
     """
     if not book.n_orders:
         return Matches.empty()
-    if sum(book.quantity.tolist()) > _INT64_SAFE_TOTAL:
+    # Validated quantities are at most MAX_QUANTITY_WH each: only millions of orders can reach
+    # the bound, so the exact sum is needed only then.
+    n = book.n_orders
+    if n * MAX_QUANTITY_WH > _INT64_SAFE_TOTAL and sum(book.quantity.tolist()) > _INT64_SAFE_TOTAL:
         raise ValueError("the admitted orders together exceed 2**62 Wh; split the order set")
     return get_mechanism(mechanism).match(book)
 
