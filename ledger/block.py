@@ -22,6 +22,7 @@ Hex is lower case.
 from __future__ import annotations
 
 import json
+from binascii import hexlify
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -167,9 +168,9 @@ def encode_header_fields(
         counts["settlement"],
         counts["trade"],
         height,
-        merkle_root.hex().encode("ascii"),
-        params_hash.hex().encode("ascii"),
-        prev_hash.hex().encode("ascii"),
+        hexlify(merkle_root),
+        hexlify(params_hash),
+        hexlify(prev_hash),
         schema,
         slot,
         b"null" if start is None else canonical_json(start, "header.start"),

@@ -280,7 +280,7 @@ class LedgerRecorder:
 def _nonzero(values: NDArray[Any]) -> tuple[list[int], list[int]]:
     """Indices and plain-int values of the non-zero entries (``int()`` of each, as the
     registry path takes them)."""
-    index = np.flatnonzero(values)
+    index = values.nonzero()[0]  # the method: np.flatnonzero's wrapper costs as much again
     picked = values[index]
     if picked.dtype.kind not in "iu":
         return index.tolist(), [int(v) for v in picked]
