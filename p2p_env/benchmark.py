@@ -12,6 +12,12 @@ Measured in one run, on one core, actions drawn before timing, ledgers in memory
   (a log-log PNG with an ``n log n`` reference through the smallest community);
 * exchange clearing: orders/s of one ``call`` auction of 100,000 orders;
 * ledger verification: records/s of ``Ledger.verify`` over the demonstration run's ledger;
+* where a demonstration step's time goes: the shares of clearing (``market``), the ledger block
+  (``ledger``: certificates, encoding, hashing) and the rest (decoding, physics, settlement,
+  observations, infos);
+* the ledger's hashing floor: the SHA-256 work alone of a block (RFC 9162 leaves, interior
+  nodes, header and parameters) timed over the run's own records, and the stepping rate it
+  allows at most (a step cannot be faster than hashing its block);
 * peak resident memory of the process.
 
 Absolute figures depend on the machine and on what else runs on it; ratios to the null rate
@@ -21,6 +27,7 @@ measured in the same run are the figures to compare between machines.
 from __future__ import annotations
 
 import gc
+import hashlib
 import math
 import resource
 import sys
@@ -115,6 +122,62 @@ def batched_rate(vec: Any, steps: int, seed: int = 0) -> float:
     return rate
 
 
+def phase_shares(env: Any, steps: int, seed: int = 0) -> dict[str, float]:
+    """Shares of a ParallelEnv step spent clearing (``market``), writing the ledger block
+    (``ledger``) and in the rest of the step, over ``steps`` steps with pre-drawn actions."""
+    sim = env.sim
+    spent = {"market": 0.0, "ledger": 0.0}
+    clear, record = sim.market.clear, sim.recorder.record
+
+    def timed(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return call(*args)
+            finally:
+                spent[name] += time.perf_counter() - start
+
+        return wrapper
+
+    sim.market.clear = timed("market", clear)
+    sim.recorder.record = timed("ledger", record)
+    try:
+        _, seconds_per_step = parallel_rate(env, steps, seed)
+    finally:
+        del sim.market.clear, sim.recorder.record  # back to the methods
+    total = seconds_per_step * steps
+    shares = {name: value / total for name, value in spent.items()}
+    shares["rest"] = 1.0 - shares["market"] - shares["ledger"]
+    return shares
+
+
+def ledger_hash_floor(ledger: Any, blocks: int = 500) -> tuple[float, float]:
+    """The SHA-256 work of the last ``blocks`` blocks of ``ledger`` (which keeps its records),
+    done again exactly as an append does it: one hash per record leaf, the Merkle tree's
+    interior nodes, the header and the parameters.
+
+    Returns:
+        Hashes per block and seconds per block (mean).
+    """
+    from ledger.merkle import merkle_root
+
+    store = ledger.store
+    heights = range(max(len(store) - blocks, 0), len(store))
+    records = [store.records(h) for h in heights]
+    if not records or records[0] is None:
+        raise ValueError("ledger_hash_floor needs a ledger that keeps its records")
+    header = store.header(len(store) - 1)
+    sha = hashlib.sha256
+    start = time.perf_counter()
+    for data in records:
+        merkle_root([sha(b"\x00" + d).digest() for d in data])
+        sha(header).digest()
+        sha(header).digest()  # the parameters' hash: a body of about a header's size
+    seconds = (time.perf_counter() - start) / len(records)
+    hashes = sum(2 * len(data) - 1 + 2 for data in records) / len(records)
+    return hashes, seconds
+
+
 def clearing_rate(n_orders: int, seed: int = 0) -> float:
     """Orders per second of one ``call`` clearing of ``n_orders`` random orders."""
     from exchange import ClearingParams, Order, clear
@@ -164,6 +227,11 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     if not report.ok:
         raise RuntimeError(f"the benchmark's ledger does not verify: {report.summary()}")
     out["ledger_verify_records_per_s"] = report.records / report.seconds
+    hashes, hash_seconds = ledger_hash_floor(ledger)
+    out["demo_hashes_per_slot"] = hashes
+    out["demo_hash_floor_agent_steps_per_s"] = n_demo / hash_seconds
+    log("where a demonstration step's time goes")
+    out["demo_phase_shares"] = phase_shares(demo, 300 if quick else 2_000)
     demo.close()
 
     log("batched communities (B = 64)")
@@ -181,6 +249,8 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
         n = len(env.possible_agents)
         out[f"{name}_agent_steps_per_s"] = rate
         out[f"{name}_slots_per_s"] = 1 / step_s
+        _, hash_seconds = ledger_hash_floor(env.sim.recorder.ledger)  # type: ignore[union-attr]
+        out[f"{name}_hash_floor_slots_per_s"] = 1 / hash_seconds
         curve.append((name, n, step_s))
         env.close()
         del env

@@ -57,6 +57,23 @@ def _table(figures: dict[str, Any]) -> Table:
         "call clearing, 10^5 orders", f"{figures['call_orders_per_s_100k']:,.0f} orders/s"
     )
     table.add_row("ledger verify", f"{figures['ledger_verify_records_per_s']:,.0f} records/s")
+    shares = figures["demo_phase_shares"]
+    table.add_row(
+        "demo step: clearing / ledger / rest",
+        " / ".join(f"{shares[k]:.0%}" for k in ("market", "ledger", "rest")),
+    )
+    floor = figures["demo_hash_floor_agent_steps_per_s"]
+    table.add_row(
+        f"ledger hashing alone ({figures['demo_hashes_per_slot']:.0f} SHA-256 per demo slot)",
+        f"{floor:,.0f}",
+        f"{floor / 30:,.1f}",
+        f"{floor / null:.2%}",
+    )
+    table.add_row(
+        "ledger hashing alone, homes_20000",
+        "",
+        f"{figures['homes_20000_hash_floor_slots_per_s']:,.1f}",
+    )
     table.add_row("time per step ~ agents^k", f"k = {figures['time_per_step_exponent']:.2f}")
     table.add_row("peak RSS", f"{figures['peak_rss_mib']:,.0f} MiB")
     return table

@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from p2p_env.sim.community import AgentKind
-from p2p_env.sim.simulator import CommunitySimulator, SimState, contiguous
+from p2p_env.sim.simulator import CommunitySimulator, SimState, contiguous, stack_rows
 
 FloatArray = NDArray[np.float64]
 
@@ -131,7 +131,7 @@ class ObservationBuilder:
         # Consumption and PV forecasts: one draw of noise for both (the same stream as two).
         windows = self._windows(t)
         windows *= self.scale
-        noise = np.stack([rng.standard_normal((2, n, h)) for rng in rngs])
+        noise = stack_rows([rng.standard_normal((2, n, h)) for rng in rngs])
         noise *= self._lead_std
         noise += 1.0
         np.maximum(noise, 0.0, out=noise)
@@ -142,7 +142,7 @@ class ObservationBuilder:
         if c.n_phv:
             phvs = self._phvs
             plugged = [x.plugged(u) for x, u in zip(sims, t.tolist(), strict=True)]
-            obs[:, phvs, base + 1] = np.stack(plugged)
+            obs[:, phvs, base + 1] = stack_rows(plugged)
             obs[:, phvs, base + 2] = self.next_departure[t] / SLOTS_PER_DAY_NORM
             obs[:, phvs, base + 3] = self.next_trip_wh[t] / c.phvs.capacity_wh
         tags = len(sim.tags)

@@ -17,7 +17,8 @@ No RL library is imported here; :mod:`p2p_env.envs` wraps this in PettingZoo and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -299,7 +300,7 @@ def step_communities(
     units = lead._storage_agents
     available = np.ones((len(sims), lead.storage.n), dtype=np.bool_)
     if c.n_phv:
-        available[:, c.batteries.n :] = np.stack(
+        available[:, c.batteries.n :] = stack_rows(
             [sim.plugged(slot) for sim, slot in zip(sims, t.tolist(), strict=True)]
         )
     step = lead.storage.step(
@@ -400,26 +401,14 @@ class MarketArrays:
 
     @classmethod
     def stack(cls, outcomes: Sequence[MarketOutcome]) -> MarketArrays:
-        if len(outcomes) == 1:  # a lone community: views, no copies
-            o = outcomes[0]
-            return cls(
-                o.bought_wh[None],
-                o.sold_wh[None],
-                o.paid_sen[None],
-                o.received_sen[None],
-                o.bought_by_tag_wh[None],
-                o.price_ticks[None],
-                o.volume_wh[None],
-            )
         return cls(
-            np.stack([o.bought_wh for o in outcomes]),
-            np.stack([o.sold_wh for o in outcomes]),
-            np.stack([o.paid_sen for o in outcomes]),
-            np.stack([o.received_sen for o in outcomes]),
-            np.stack([o.bought_by_tag_wh for o in outcomes]),
-            np.stack([o.price_ticks for o in outcomes]),
-            np.stack([o.volume_wh for o in outcomes]),
+            *(stack_rows([getattr(o, f.name) for o in outcomes]) for f in fields(MarketArrays))
         )
+
+
+def stack_rows(rows: Sequence[NDArray[Any]]) -> NDArray[Any]:
+    """``np.stack(rows)``; a view for one row (a lone community pays no copy)."""
+    return rows[0][None] if len(rows) == 1 else np.stack(rows)
 
 
 def contiguous(index: IntArray) -> slice | IntArray:
