@@ -57,6 +57,8 @@ def _json_text(value: str) -> str:
 class OrderArrays:
     """One slot's orders as columns, one row per order in submission order.
 
+    Every integer column is int64.
+
     Attributes:
         agent: Index of each order's agent in :attr:`ArrayExchange.agents`.
         is_buy: True for buy orders, False for sell orders.
@@ -294,6 +296,16 @@ class ArrayExchange:
                 raise ValueError(f"OrderArrays.{name} has shape {shape}, expected {expected}")
         if orders.is_buy.dtype != np.bool_:
             raise ValueError(f"OrderArrays.is_buy must be bool, got {orders.is_buy.dtype}")
+        # int64 throughout: the mechanisms shift and multiply prices and quantities.
+        for name, dtype in (
+            ("agent", orders.agent.dtype),
+            ("quantity_wh", orders.quantity_wh.dtype),
+            ("prices", orders.prices.dtype),
+            ("sell_tag", orders.sell_tag.dtype),
+            ("sell_price", orders.sell_price.dtype),
+        ):
+            if dtype != np.int64:
+                raise ValueError(f"OrderArrays.{name} must be int64, got {dtype}")
 
     def _counts(self, agent: Int64Array) -> Int64Array:
         """Orders per agent index; raises naming the values if one is not an index."""

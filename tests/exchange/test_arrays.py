@@ -259,7 +259,8 @@ def test_malformed_columns_are_refused() -> None:
     changes: list[tuple[dict[str, Any], str]] = [
         ({"agent": np.asarray([0, 2])}, "agent must be a 1-d array of indices of the 2 agents"),
         ({"agent": np.asarray([0, -1])}, "agent must be a 1-d array of indices"),
-        ({"agent": np.asarray([0.0, 1.0])}, "agent must be a 1-d array of indices"),
+        ({"agent": np.asarray([0.0, 1.0])}, "agent must be int64, got float64"),
+        ({"quantity_wh": np.asarray([3, 4], dtype=np.int32)}, "quantity_wh must be int64"),
         ({"sell_tag": np.asarray([-1, 0])}, r"sell_tag of a sell order must be a tag code"),
         ({"quantity_wh": np.asarray([3])}, r"quantity_wh has shape \(1,\), expected \(2,\)"),
         ({"sell_tag": np.asarray([3, 0])}, r"sell_tag of a sell order must be a tag code"),
