@@ -27,6 +27,7 @@ from exchange import (
     clear,
     clear_arrays,
 )
+from ledger.canonical import canonical_json
 from ledger.fast import trusted_json, trusted_json_many
 
 TAGS = ("pv", "battery", "phv")
@@ -152,6 +153,7 @@ def check_equal(case: Case) -> None:
         assert array.dtype == np.int64
     # Canonical bytes straight from the columns.
     assert got.trades_json() == trusted_json_many(t.to_dict() for t in expected.trades)
+    assert got.trades_json() == [canonical_json(t) for t in expected.to_dict()["trades"]]
     assert got.trade_records() == expected.to_dict()["trades"]
     assert got.order_objects() == orders
     exchange = ArrayExchange(case.params, case.agents)
