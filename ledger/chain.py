@@ -51,18 +51,23 @@ Body = Mapping[str, Any]
 
 
 _INDEX_CACHE = 1 << 16
-_INDEX_BYTES: list[bytes] = []
+_index_bytes: list[bytes] = []
 
 
 def _indices(first: int, count: int) -> list[bytes]:
-    """The 4-byte big-endian record indices ``first .. first + count - 1`` of the envelopes."""
+    """The 4-byte big-endian record indices ``first .. first + count - 1`` of the envelopes.
+
+    The first 65,536 come from a table that grows by doubling; it is rebuilt whole and rebound,
+    never extended in place, so that a reader in another thread sees a complete table.
+    """
+    global _index_bytes
     end = first + count
-    if end > len(_INDEX_BYTES) and len(_INDEX_BYTES) < _INDEX_CACHE:
-        _INDEX_BYTES.extend(
-            i.to_bytes(4, "big") for i in range(len(_INDEX_BYTES), min(end, _INDEX_CACHE))
-        )
-    if end <= len(_INDEX_BYTES):
-        return _INDEX_BYTES[first:end]
+    table = _index_bytes
+    if end > len(table) and len(table) < _INDEX_CACHE:
+        size = min(max(end, 2 * len(table), 256), _INDEX_CACHE)
+        table = _index_bytes = [i.to_bytes(4, "big") for i in range(size)]
+    if end <= len(table):
+        return table[first:end]
     return [i.to_bytes(4, "big") for i in range(first, end)]
 
 
