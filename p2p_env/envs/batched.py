@@ -77,7 +77,9 @@ class BatchedCommunityVecEnv(VecEnv):
                 resolved,
                 period=period,
                 dataset=dataset,
-                recorder=LedgerRecorder(community, keep_records=keep_records),
+                recorder=LedgerRecorder(
+                    community, keep_records=keep_records, tags=resolved.market.tags
+                ),
                 series=series,
             )
             for _ in range(n_communities)
