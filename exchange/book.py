@@ -28,16 +28,19 @@ from exchange.units import Int64Array
 
 _GAMMA = 0x9E3779B97F4A7C15
 _MASK = (1 << 64) - 1
+# SplitMix64's shifts and multipliers as numpy scalars, made once.
+_U27, _U30, _U31 = np.uint64(27), np.uint64(30), np.uint64(31)
+_MUL1, _MUL2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
 def splitmix64(values: np.ndarray) -> np.ndarray:
     """The SplitMix64 output function applied to a uint64 array (wrapping arithmetic)."""
     z = values.astype(np.uint64, copy=True)  # a copy: the steps below work in place
-    z ^= z >> np.uint64(30)
-    z *= np.uint64(0xBF58476D1CE4E5B9)
-    z ^= z >> np.uint64(27)
-    z *= np.uint64(0x94D049BB133111EB)
-    z ^= z >> np.uint64(31)
+    z ^= z >> _U30
+    z *= _MUL1
+    z ^= z >> _U27
+    z *= _MUL2
+    z ^= z >> _U31
     return z
 
 
@@ -197,8 +200,9 @@ def book_from_arrays(
     else:
         rank = np.lexsort((leg_tag, leg_order))
     leg_order, leg_tag, leg_price = leg_order[rank], leg_tag[rank], leg_price[rank]
-    leg_first = np.ones(leg_order.shape[0], dtype=bool)
-    leg_first[1:] = leg_order[1:] != leg_order[:-1]
+    leg_first = np.empty(leg_order.shape[0], dtype=bool)
+    leg_first[:1] = True
+    np.not_equal(leg_order[1:], leg_order[:-1], out=leg_first[1:])
     return Book(
         tags=params.tags,
         positions=positions,
