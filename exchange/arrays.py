@@ -41,7 +41,7 @@ from exchange.orders import Order
 from exchange.params import ClearingParams
 from exchange.results import ClearingResult, Trade, Unfilled
 from exchange.units import MAX_QUANTITY_WH, Int64Array, money_array
-from exchange.validation import Rejection, _check
+from exchange.validation import Rejection, check_order
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -355,10 +355,10 @@ class ArrayExchange:
         out: list[Rejection] = []
         for row in rows.tolist():
             order = self.order(orders, row)
-            problem = _check(
+            problem = check_order(
                 order, twice, tags, self._allowed_map, params.price_min, params.price_max
             )
-            if problem is None:  # pragma: no cover - the masks above and _check disagree
+            if problem is None:  # pragma: no cover - the masks above and check_order disagree
                 raise AssertionError(f"row {row} ({order}) was rejected by the array checks only")
             out.append(Rejection(order.id, order.agent, *problem))
         return tuple(out)

@@ -104,7 +104,7 @@ def validate(orders: Sequence[Order], params: ClearingParams) -> tuple[list[int]
     admitted: list[int] = []
     rejected: list[Rejection] = []
     for position, order in enumerate(orders):
-        problem = _check(order, duplicated, tags, allowed, lo, hi)
+        problem = check_order(order, duplicated, tags, allowed, lo, hi)
         if problem is None:
             admitted.append(position)
         else:
@@ -113,7 +113,7 @@ def validate(orders: Sequence[Order], params: ClearingParams) -> tuple[list[int]
     return admitted, rejected
 
 
-def _check(
+def check_order(
     order: Order,
     duplicated: set[str],
     tags: frozenset[str],
@@ -121,6 +121,16 @@ def _check(
     lo: int,
     hi: int,
 ) -> tuple[RejectReason, str] | None:
+    """Why ``order`` is rejected, or ``None`` if it is admitted (the rules of :func:`validate`).
+
+    Args:
+        order: The order.
+        duplicated: Order ids that occur more than once in the slot.
+        tags: The market's tags.
+        allowed: Per known agent, the tags it may sell (``None``: agents are not checked).
+        lo: Lowest allowed price, ticks.
+        hi: Highest allowed price, ticks.
+    """
     if not isinstance(order.id, str) or not order.id:
         return RejectReason.INVALID_ID, f"id must be a non-empty string, got {order.id!r}"
     if order.id in duplicated:
