@@ -149,13 +149,13 @@ class BatchedCommunityVecEnv(VecEnv):
         self._obs[:] = self.envs[0].observations_builder.build_many(
             self.batch.simulators, [env._forecast_rng for env in self.envs], self.batch.state
         )
+        if not self.full_infos:
+            infos = [{} for _ in range(self.num_envs)]
         for b, (env, result) in enumerate(zip(self.envs, batch.results, strict=True)):
             env.last = result
             if self.full_infos:
                 by_agent = agent_infos(env, result, ())
                 infos += [by_agent[a] for a in self.possible_agents]
-            else:
-                infos += [{} for _ in range(n)]
             if env.sim.slot >= env._end_slot:
                 dones[b] = True
                 for i in range(n):

@@ -34,7 +34,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from p2p_env.sim.community import AgentKind
-from p2p_env.sim.simulator import CommunitySimulator, SimState, contiguous, stack_rows
+from p2p_env.sim.simulator import (
+    CommunitySimulator,
+    SimState,
+    contiguous,
+    plugged_rows,
+    stack_rows,
+)
 
 FloatArray = NDArray[np.float64]
 
@@ -141,8 +147,7 @@ class ObservationBuilder:
         obs[:, sim._storage_agents, base] = state.storage_soc_wh / sim.storage.capacity_wh
         if c.n_phv:
             phvs = self._phvs
-            plugged = [x.plugged(u) for x, u in zip(sims, t.tolist(), strict=True)]
-            obs[:, phvs, base + 1] = stack_rows(plugged)
+            obs[:, phvs, base + 1] = plugged_rows(sims, t)
             obs[:, phvs, base + 2] = self.next_departure[t] / SLOTS_PER_DAY_NORM
             obs[:, phvs, base + 3] = self.next_trip_wh[t] / c.phvs.capacity_wh
         tags = len(sim.tags)

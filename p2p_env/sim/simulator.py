@@ -205,12 +205,17 @@ class CommunitySimulator:
         """
         if self._plugged_slot == slot:
             return self._plugged
-        location = self.series.phv_location[slot]
-        at_office = location == AT_OFFICE
-        charger_free = np.cumsum(at_office) <= self.community.office_chargers
-        plugged: NDArray[np.bool_] = (location == AT_HOME) | (at_office & charger_free)
+        plugged: NDArray[np.bool_] = self.plugged_many(np.asarray([slot]))[0]
         plugged.flags.writeable = False  # shared by the step and the observations of a slot
         self._plugged_slot, self._plugged = slot, plugged
+        return plugged
+
+    def plugged_many(self, slots: IntArray) -> NDArray[np.bool_]:
+        """:meth:`plugged` of several slots at once, ``len(slots) x PHVs``."""
+        location = self.series.phv_location[slots]
+        at_office = location == AT_OFFICE
+        charger_free = np.cumsum(at_office, axis=-1) <= self.community.office_chargers
+        plugged: NDArray[np.bool_] = (location == AT_HOME) | (at_office & charger_free)
         return plugged
 
     def step(self, actions: NDArray[np.floating]) -> SlotResult:
@@ -300,9 +305,7 @@ def step_communities(
     units = lead._storage_agents
     available = np.ones((len(sims), lead.storage.n), dtype=np.bool_)
     if c.n_phv:
-        available[:, c.batteries.n :] = stack_rows(
-            [sim.plugged(slot) for sim, slot in zip(sims, t.tolist(), strict=True)]
-        )
+        available[:, c.batteries.n :] = plugged_rows(sims, t)
     step = lead.storage.step(
         state.storage_soc_wh, decoded.setpoint_w[:, units], available, lead.slot_hours
     )
@@ -404,6 +407,13 @@ class MarketArrays:
         return cls(
             *(stack_rows([getattr(o, f.name) for o in outcomes]) for f in fields(MarketArrays))
         )
+
+
+def plugged_rows(sims: Sequence[CommunitySimulator], t: IntArray) -> NDArray[np.bool_]:
+    """Which PHVs can charge, ``B x PHVs``, for community ``b`` at slot ``t[b]``."""
+    if len(sims) == 1:  # a lone community: its cached row (the step and the observations share it)
+        return sims[0].plugged(int(t[0]))[None]
+    return sims[0].plugged_many(t)
 
 
 def stack_rows(rows: Sequence[NDArray[Any]]) -> NDArray[Any]:
