@@ -230,6 +230,7 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     hashes, hash_seconds = ledger_hash_floor(ledger)
     out["demo_hashes_per_slot"] = hashes
     out["demo_hash_floor_agent_steps_per_s"] = n_demo / hash_seconds
+    out["higashifuji_demo_hash_floor_slots_per_s"] = 1 / hash_seconds
     log("where a demonstration step's time goes")
     out["demo_phase_shares"] = phase_shares(demo, 300 if quick else 2_000)
     demo.close()
@@ -284,6 +285,15 @@ def write_plot(figures: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     ax.loglog(n, t, "o-", label="measured (ParallelEnv step)")
     ax.loglog(n, ref, "--", color="grey", label="n log n through the smallest")
+    floor = [figures.get(f"{c['config']}_hash_floor_slots_per_s") for c in curve]
+    if all(f is not None for f in floor):
+        ax.loglog(
+            n,
+            1000 / np.asarray(floor, dtype=float),
+            "s:",
+            color="tab:orange",
+            label="ledger SHA-256 alone (the block's hashes)",
+        )
     ax.axhline(50.0, color="tab:red", lw=0.8, ls=":", label="20 slots/s (issue 9 target)")
     for c, x, y in zip(curve, n, t, strict=True):
         ax.annotate(c["config"], (x, y), textcoords="offset points", xytext=(5, -12), fontsize=8)
