@@ -15,6 +15,8 @@ Measured in one run, on one core, actions drawn before timing, ledgers in memory
 * where a demonstration step's time goes: the shares of clearing (``market``), the ledger block
   (``ledger``: certificates, encoding, hashing) and the rest (decoding, physics, settlement,
   observations, infos);
+* the largest community again with brief infos (``full_infos=False``: no per-agent cost
+  breakdown dicts);
 * the ledger's hashing floor: the SHA-256 work alone of a block (RFC 9162 leaves, interior
   nodes, header and parameters) timed over the run's own records, and the stepping rate it
   allows at most (a step cannot be faster than hashing its block);
@@ -252,6 +254,11 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
         out[f"{name}_slots_per_s"] = 1 / step_s
         _, hash_seconds = ledger_hash_floor(env.sim.recorder.ledger)  # type: ignore[union-attr]
         out[f"{name}_hash_floor_slots_per_s"] = 1 / hash_seconds
+        if name == SCALE_CONFIGS[-1]:
+            # The same community without 29,000 info dicts of 24 keys (full_infos=False).
+            env.full_infos = False
+            _, brief_step_s = parallel_rate(env, steps[name][0 if quick else 1])
+            out[f"{name}_brief_infos_slots_per_s"] = 1 / brief_step_s
         curve.append((name, n, step_s))
         env.close()
         del env

@@ -11,6 +11,9 @@ delivered, and what it cost at the imbalance price), ``gasoline_jpy``, ``gasolin
 ``soc`` (``None`` without storage), the action checks ``nonfinite_actions``, ``clipped_actions``,
 ``unsellable`` (a sell asked with nothing to sell), ``missing_action`` (no action given: idle),
 and ``slot_start`` and ``block_hash`` (the slot's ledger block).
+
+With ``full_infos=False`` (:func:`brief_infos`) an agent's info holds only ``slot_start``,
+``block_hash`` and ``missing_action``; the environment's ``last`` result keeps the rest as arrays.
 """
 
 from __future__ import annotations
@@ -67,4 +70,17 @@ def agent_infos(
     return {
         agent: dict(zip(keys, row, strict=True))
         for agent, row in zip(agents, zip(*lists, strict=True), strict=True)
+    }
+
+
+def brief_infos(
+    env: P2PCommunityEnv, result: SlotResult, missing: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """One fresh, small info dict per agent: ``slot_start``, ``block_hash``, ``missing_action``."""
+    start = str(env.sim.series.slot_time(result.slot))
+    block = result.block_hash
+    missing_set = set(missing)
+    return {
+        agent: {"slot_start": start, "block_hash": block, "missing_action": agent in missing_set}
+        for agent in env.possible_agents
     }

@@ -29,7 +29,7 @@ from pettingzoo import ParallelEnv
 
 from p2p_env.config import DEFAULT_CONFIG, GymConfig, Period, load_config
 from p2p_env.data import Dataset, load_dataset
-from p2p_env.envs.info import agent_infos
+from p2p_env.envs.info import agent_infos, brief_infos
 from p2p_env.envs.render import Renderer
 from p2p_env.policy import AGENT_TYPES, PolicyContext
 from p2p_env.sim.ledger_recorder import LedgerRecorder
@@ -77,6 +77,11 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         recorder: Write blocks with this recorder instead (advanced; overrides ``ledger_path``).
         series: The simulator's view of ``dataset``, when one is shared between environments
             (advanced: :mod:`p2p_env.envs.batched` shares one among its communities).
+        full_infos: ``True`` (default): each agent's info holds its cost breakdown and action
+            checks (:mod:`p2p_env.envs.info`). ``False``: only ``slot_start``, ``block_hash``
+            and ``missing_action``; the same figures stay available as arrays in
+            :attr:`last` (a :class:`~p2p_env.sim.simulator.SlotResult`). For large
+            communities: 29,000 info dicts of 24 keys cost about 90 ms a slot.
         **overrides: Dotted config overrides, e.g. ``**{"market.mechanism": "call"}``.
     """
 
@@ -98,6 +103,7 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         dataset: Dataset | None = None,
         recorder: Recorder | None = None,
         series: SlotSeries | None = None,
+        full_infos: bool = True,
         **overrides: Any,
     ) -> None:
         if render_mode is not None and render_mode not in RENDER_MODES:
@@ -107,6 +113,7 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         if period not in PERIODS:
             raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
         self.render_mode = render_mode
+        self.full_infos = full_infos
         self.config = resolve_config(config, overrides)
         self.dataset = dataset if dataset is not None else load_dataset(self.config)
         if recorder is None:
@@ -217,7 +224,10 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         rewards = dict(zip(self.possible_agents, result.rewards.tolist(), strict=True))
         terminations = dict.fromkeys(self.possible_agents, False)
         truncations = dict.fromkeys(self.possible_agents, done)
-        infos = agent_infos(self, result, missing)
+        if self.full_infos:
+            infos = agent_infos(self, result, missing)
+        else:
+            infos = brief_infos(self, result, missing)
         if done:
             self.agents = []
         return obs, rewards, terminations, truncations, infos

@@ -181,3 +181,31 @@ def test_aec_form() -> None:
     aec = p2p_env.env(seed=0)
     aec.reset(seed=0)
     assert aec.agents[0] == "home_00"
+
+
+def test_brief_infos_step_the_same_episode() -> None:
+    full = p2p_env.parallel_env(seed=4)
+    brief = p2p_env.parallel_env(seed=4, full_infos=False)
+    rng = np.random.default_rng(4)
+    for env in (full, brief):
+        env.reset(seed=4)
+    agents = full.possible_agents
+    while full.agents:
+        actions = {a: rng.uniform(-1, 1, 5).astype(np.float32) for a in agents[1:]}
+        o1, r1, _, t1, i1 = full.step(actions)
+        o2, r2, _, t2, i2 = brief.step(actions)
+        assert r1 == r2
+        assert t1 == t2
+        for a in agents:
+            np.testing.assert_array_equal(o1[a], o2[a])
+            assert set(i2[a]) == {"slot_start", "block_hash", "missing_action"}
+            for key in i2[a]:
+                assert i2[a][key] == i1[a][key], key
+        assert i2[agents[0]]["missing_action"] is True
+        assert i2[agents[1]] is not i2[agents[2]]  # fresh dicts: a caller may change one
+        # The breakdown is still there, as arrays of the last slot.
+        assert brief.last is not None
+        net = dict(zip(agents, brief.last.cost_jpy.tolist(), strict=True))
+        assert all(net[a] == i1[a]["net_cost_jpy"] for a in agents)
+    heads = [env.sim.recorder.head_hash for env in (full, brief)]  # type: ignore[union-attr]
+    assert heads[0] == heads[1] != ""

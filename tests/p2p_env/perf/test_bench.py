@@ -48,6 +48,7 @@ def test_bench_quick_json_has_every_key(tmp_path: Path) -> None:
     assert figures["demo_hashes_per_slot"] > 2 * 30  # at least a settlement per agent, hashed
     for name in ("higashifuji_demo", "homes_200", "homes_2000", "homes_20000"):
         assert figures[f"{name}_hash_floor_slots_per_s"] > 0
+    assert figures["homes_20000_brief_infos_slots_per_s"] > 0
 
 
 def test_hash_floor_counts_every_hash_of_a_block() -> None:
