@@ -523,15 +523,19 @@ class ArrayClearing:
         suffix = self.orders.id_suffix
         return tuple(
             Trade(names[b] + suffix, names[s] + suffix, names[b], names[s], tags[t], q, p, m)
-            for b, s, t, q, p, m in zip(
-                self.buyer.tolist(),
-                self.seller.tolist(),
-                self.tag.tolist(),
-                self.quantity_wh.tolist(),
-                self.price.tolist(),
-                self.amount.tolist(),
-                strict=True,
-            )
+            for b, s, t, q, p, m in self._trade_rows()
+        )
+
+    def _trade_rows(self) -> zip[tuple[int, int, int, int, int, int]]:
+        """Per trade, ``(buyer, seller, tag, quantity_wh, price, amount)`` as Python ints."""
+        return zip(
+            self.buyer.tolist(),
+            self.seller.tolist(),
+            self.tag.tolist(),
+            self.quantity_wh.tolist(),
+            self.price.tolist(),
+            self.amount.tolist(),
+            strict=True,
         )
 
     def trade_records(self) -> list[dict[str, Any]]:
@@ -552,15 +556,7 @@ class ArrayClearing:
             (template % (m, names[b], names[b], p, q, names[s], names[s], tag_text[t])).encode(
                 "utf-8"
             )
-            for b, s, t, q, p, m in zip(
-                self.buyer.tolist(),
-                self.seller.tolist(),
-                self.tag.tolist(),
-                self.quantity_wh.tolist(),
-                self.price.tolist(),
-                self.amount.tolist(),
-                strict=True,
-            )
+            for b, s, t, q, p, m in self._trade_rows()
         ]
 
     def unfilled(self) -> tuple[Unfilled, ...]:

@@ -17,7 +17,7 @@ environment can settle it as imbalance and report it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 
 import numpy as np
@@ -107,18 +107,7 @@ class StorageBank:
     def concat(cls, banks: Sequence[StorageBank]) -> StorageBank:
         """One bank of the units of ``banks``, in order (a slot moves them with one call)."""
         return cls(
-            **{
-                name: np.concatenate([getattr(b, name) for b in banks])
-                for name in (
-                    "capacity_wh",
-                    "charge_power_w",
-                    "discharge_power_w",
-                    "eta_charge",
-                    "eta_discharge",
-                    "soc_min",
-                    "soc_max",
-                )
-            }
+            **{f.name: np.concatenate([getattr(b, f.name) for b in banks]) for f in fields(cls)}
         )
 
     @cached_property
