@@ -64,7 +64,7 @@ def agent_infos(
     missing_set = set(missing)
     lists.append([agent in missing_set for agent in agents])
     n = len(agents)
-    lists.append([str(env.sim.series.slot_time(result.slot))] * n)
+    lists.append([env.slot_start_text(result.slot)] * n)
     lists.append([result.block_hash] * n)
     # One fresh dict per agent, built column-wise (no per-field Python loop per agent).
     return {
@@ -77,7 +77,7 @@ def brief_infos(
     env: P2PCommunityEnv, result: SlotResult, missing: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
     """One fresh, small info dict per agent: ``slot_start``, ``block_hash``, ``missing_action``."""
-    start = str(env.sim.series.slot_time(result.slot))
+    start = env.slot_start_text(result.slot)
     block = result.block_hash
     missing_set = set(missing)
     return {

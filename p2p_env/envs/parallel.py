@@ -114,6 +114,7 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
             raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
         self.render_mode = render_mode
         self.full_infos = full_infos
+        self._slot_text: dict[int, str] = {}
         self.config = resolve_config(config, overrides)
         self.dataset = dataset if dataset is not None else load_dataset(self.config)
         if recorder is None:
@@ -198,9 +199,7 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         if self.renderer:
             self.renderer.reset()
         obs = self._observations()
-        infos = {
-            agent: {"slot_start": str(self.sim.series.slot_time(slot))} for agent in self.agents
-        }
+        infos = {agent: {"slot_start": self.slot_start_text(slot)} for agent in self.agents}
         return obs, infos
 
     def step(
@@ -231,6 +230,14 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         if done:
             self.agents = []
         return obs, rewards, terminations, truncations, infos
+
+    def slot_start_text(self, slot: int) -> str:
+        """Local start time of ``slot`` as ISO text (``2020-08-03T12:30``), as infos carry it."""
+        text = self._slot_text.get(slot)
+        if text is None:
+            # numpy's datetime64 -> str costs ~10 us: remember each slot's text once.
+            text = self._slot_text[slot] = str(self.sim.series.slot_time(slot))
+        return text
 
     def _action_array(self, actions: Mapping[str, ActionType]) -> tuple[FloatArray, list[str]]:
         """The ``agents x action_size`` array of ``actions`` (missing agents: zeros) and the

@@ -167,10 +167,21 @@ class ObservationBuilder:
         """Consumption and PV of every agent for slots ``t .. t + horizon - 1`` of each
         community (zeros past the end of the series), ``B x 2 x horizon x agents``."""
         sim, s = self.sim, self.sim.series
+        window = np.zeros((t.size, 2, self.horizon, sim.community.n_agents))
+        if t.size == 1 and t[0] + self.horizon <= s.n_slots:
+            # A lone community inside the series: plain slices (views), no gather.
+            rows: slice | NDArray[np.int64] = slice(int(t[0]), int(t[0]) + self.horizon)
+            consumption, pv = window[0, 0], window[0, 1]
+            consumption[:, self._homes] = s.home_load_wh[rows]
+            pv[:, self._homes] = s.home_pv_wh[rows]
+            consumption[:, self._phvs] = s.phv_drive_wh[rows]
+            if sim.office.size:
+                consumption[:, sim.office[0]] = s.office_load_wh[rows]
+                pv[:, sim.office[0]] = s.office_pv_wh[rows]
+            return window
         rows = t[:, None] + np.arange(self.horizon)
         inside = (rows < s.n_slots)[..., None]
         rows = np.minimum(rows, s.n_slots - 1)
-        window = np.zeros((t.size, 2, self.horizon, sim.community.n_agents))
         consumption, pv = window[:, 0], window[:, 1]
         consumption[..., self._homes] = np.where(inside, s.home_load_wh[rows], 0.0)
         pv[..., self._homes] = np.where(inside, s.home_pv_wh[rows], 0.0)

@@ -153,7 +153,6 @@ class CommunitySimulator:
         # Every storage unit, batteries then PHVs, as one bank (see :meth:`step`).
         self.storage = StorageBank.concat((c.batteries, c.phvs))
         self._storage_agents = np.concatenate((self.homes[c.battery_home], self.phvs))
-        self._available = np.ones(self.storage.n, dtype=np.bool_)
         self._phv_floor_wh = c.phvs.min_wh
         self._homes = contiguous(self.homes)
         self._phvs = contiguous(self.phvs)
@@ -303,7 +302,8 @@ def step_communities(
         generation[:, lead.office] = s.office_pv_wh[t][:, None]
     # Home batteries and PHVs move as one bank (batteries first): one vectorised step.
     units = lead._storage_agents
-    available = np.ones((len(sims), lead.storage.n), dtype=np.bool_)
+    available = np.empty((len(sims), lead.storage.n), dtype=np.bool_)
+    available[:, : c.batteries.n] = True  # home batteries are always connected
     if c.n_phv:
         available[:, c.batteries.n :] = plugged_rows(sims, t)
     step = lead.storage.step(
@@ -404,9 +404,10 @@ class MarketArrays:
 
     @classmethod
     def stack(cls, outcomes: Sequence[MarketOutcome]) -> MarketArrays:
-        return cls(
-            *(stack_rows([getattr(o, f.name) for o in outcomes]) for f in fields(MarketArrays))
-        )
+        return cls(*(stack_rows([getattr(o, name) for o in outcomes]) for name in _MARKET_FIELDS))
+
+
+_MARKET_FIELDS = tuple(f.name for f in fields(MarketArrays))
 
 
 def plugged_rows(sims: Sequence[CommunitySimulator], t: IntArray) -> NDArray[np.bool_]:
