@@ -37,6 +37,17 @@ def main() -> None:
     print(f"{'case':32} {'agents':>7} {'agent-steps/s':>15} {'slots/s':>10} {'/ null':>8}")
     for name, agents, rate in rows:
         print(f"{name:32} {agents:7d} {rate:15,.0f} {rate / agents:10,.1f} {rate / null:8.2%}")
+    shares = figures["demo_phase_shares"]
+    print(
+        f"demonstration step: clearing {shares['market']:.0%}, "
+        f"ledger block {shares['ledger']:.0%}, rest {shares['rest']:.0%}"
+    )
+    floor = figures["demo_hash_floor_agent_steps_per_s"]
+    print(
+        f"ledger hashing alone ({figures['demo_hashes_per_slot']:.0f} SHA-256 per demo slot): "
+        f"at most {floor:,.0f} agent-steps/s ({floor / null:.2%} of null); homes_20000 at most "
+        f"{figures['homes_20000_hash_floor_slots_per_s']:,.1f} slots/s"
+    )
 
 
 if __name__ == "__main__":
