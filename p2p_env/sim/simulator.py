@@ -281,12 +281,12 @@ def step_communities(
     c, s = lead.community, lead.series
     n = c.n_agents
     t = np.fromiter((sim.slot for sim in sims), np.int64, len(sims))
+    if t.max() >= s.n_slots:
+        raise RuntimeError("the series has no slot left: reset the simulator")
     for sim, slot in zip(sims, t.tolist(), strict=True):
-        if slot >= s.n_slots:
-            raise RuntimeError("the series has no slot left: reset the simulator")
         sim.month.roll(int(lead.month_of_slot[slot]))
     decoded = decode(actions, c, lead.price_min, lead.price_max, lead.sell_tag_index)
-    rows = [decoded.row(b) for b in range(len(sims))] if len(sims) > 1 else [decoded.row(0)]
+    rows = [decoded.row(b) for b in range(len(sims))]
     outcomes = [
         sim.market.clear(slot, row) for sim, slot, row in zip(sims, t.tolist(), rows, strict=True)
     ]

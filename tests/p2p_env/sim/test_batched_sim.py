@@ -126,3 +126,23 @@ def test_a_batch_refuses_other_layouts_and_series() -> None:
         BatchedSimulator([CommunitySimulator(config, series), CommunitySimulator(config, shifted)])
     with pytest.raises(ValueError, match="at least one"):
         BatchedSimulator([])
+
+
+def test_a_community_past_the_end_of_the_series_stops_the_batch_untouched() -> None:
+    config = load_config("higashifuji_demo")
+    series = from_dataset(load_dataset(config))
+    sims = _sims(config, series, 2)
+    sims[0].reset(100, seed=0)
+    sims[1].reset(series.n_slots - 1, seed=1)
+    batch = BatchedSimulator(sims)
+    actions = np.zeros((2, sims[0].community.n_agents, sims[0].action_size))
+    batch.step(actions)  # the last slot of the series for community 1
+    state = [getattr(batch.state, f.name).copy() for f in fields(batch.state)]
+    with pytest.raises(RuntimeError, match="no slot left"):
+        batch.step(actions)
+    # Nothing moved: not the other community's slot, state or ledger.
+    assert [sim.slot for sim in sims] == [101, series.n_slots]
+    for before, f in zip(state, fields(batch.state), strict=True):
+        np.testing.assert_array_equal(before, getattr(batch.state, f.name))
+    with pytest.raises(RuntimeError, match="no slot left"):
+        sims[1].step(actions[1])
