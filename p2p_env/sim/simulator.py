@@ -253,12 +253,9 @@ class CommunitySimulator:
         volume: IntArray = self.state.last_volume[0]
         return volume
 
-    def soc_fraction(self, missing: float = np.nan) -> FloatArray:
-        """Per agent, stored energy as a fraction of capacity (``missing``, NaN by default, for
-        agents without storage)."""
-        c = self.community
-        soc = np.full(c.n_agents, missing)
-        soc[self._storage_agents] = self.storage_soc_wh / self.storage.capacity_wh
+    def soc_fraction(self) -> FloatArray:
+        """Per agent, stored energy as a fraction of capacity (NaN for agents without storage)."""
+        soc: FloatArray = soc_rows(self, self.state.storage_soc_wh)[0]
         return soc
 
 
@@ -358,8 +355,7 @@ def step_communities(
         "consumption_wh": np.rint(consumption).astype(np.int64),
     }
     gasoline_l = shortfall * lead.litres_per_wh
-    soc = np.full((len(sims), n), np.nan)
-    soc[:, units] = state.storage_soc_wh / lead.storage.capacity_wh
+    soc = soc_rows(lead, state.storage_soc_wh)
     traded = market.price_ticks >= 0
     np.copyto(state.last_price, market.price_ticks, where=traded)
     state.last_volume[:] = market.volume_wh
@@ -408,6 +404,14 @@ class MarketArrays:
 
 
 _MARKET_FIELDS = tuple(f.name for f in fields(MarketArrays))
+
+
+def soc_rows(layout: CommunitySimulator, storage_soc_wh: FloatArray) -> FloatArray:
+    """``B x agents`` state of charge as a fraction of capacity, from ``B x units`` stored
+    energy (NaN for agents without storage)."""
+    soc = np.full((storage_soc_wh.shape[0], layout.community.n_agents), np.nan)
+    soc[:, layout._storage_agents] = storage_soc_wh / layout.storage.capacity_wh
+    return soc
 
 
 def plugged_rows(sims: Sequence[CommunitySimulator], t: IntArray) -> NDArray[np.bool_]:

@@ -73,7 +73,9 @@ def test_batch_equals_separate_simulators(mechanism: str) -> None:
         actions[0, 0, 0] = np.inf if step % 2 else -np.inf
         results = batch.step(actions)
         for b, sim in enumerate(alone):
-            _assert_same(results.results[b], sim.step(actions[b]))
+            alone_result = sim.step(actions[b])
+            _assert_same(results.results[b], alone_result)
+            np.testing.assert_array_equal(alone_result.soc, sim.soc_fraction())
             np.testing.assert_array_equal(results.rewards[b], results.results[b].rewards)
         # Observations of the whole batch at once equal each community's own.
         seeds = [int(s) for s in rng.integers(0, 2**32, 4)]
