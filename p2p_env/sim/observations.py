@@ -166,30 +166,34 @@ class ObservationBuilder:
     def _windows(self, t: NDArray[np.int64]) -> FloatArray:
         """Consumption and PV of every agent for slots ``t .. t + horizon - 1`` of each
         community (zeros past the end of the series), ``B x 2 x horizon x agents``."""
-        sim, s = self.sim, self.sim.series
-        window = np.zeros((t.size, 2, self.horizon, sim.community.n_agents))
-        if t.size == 1 and t[0] + self.horizon <= s.n_slots:
-            # A lone community inside the series: plain slices (views), no gather.
-            rows: slice | NDArray[np.int64] = slice(int(t[0]), int(t[0]) + self.horizon)
-            consumption, pv = window[0, 0], window[0, 1]
-            consumption[:, self._homes] = s.home_load_wh[rows]
-            pv[:, self._homes] = s.home_pv_wh[rows]
-            consumption[:, self._phvs] = s.phv_drive_wh[rows]
-            if sim.office.size:
-                consumption[:, sim.office[0]] = s.office_load_wh[rows]
-                pv[:, sim.office[0]] = s.office_pv_wh[rows]
-            return window
-        rows = t[:, None] + np.arange(self.horizon)
-        inside = (rows < s.n_slots)[..., None]
-        rows = np.minimum(rows, s.n_slots - 1)
+        sim, s, h = self.sim, self.sim.series, self.horizon
+        if t.size == 1 and t[0] + h <= s.n_slots:
+            # A lone community inside the series: a slice of each series, no gather.
+            first = int(t[0])
+
+            def window_of(values: FloatArray) -> FloatArray:
+                rows: FloatArray = values[None, first : first + h]
+                return rows
+
+        else:
+            slots = t[:, None] + np.arange(h)
+            inside = (slots < s.n_slots)[..., None]
+            clamped = np.minimum(slots, s.n_slots - 1)
+
+            def window_of(values: FloatArray) -> FloatArray:
+                mask = inside if values.ndim == 2 else inside[..., 0]
+                rows: FloatArray = np.where(mask, values[clamped], 0.0)
+                return rows
+
+        window = np.zeros((t.size, 2, h, sim.community.n_agents))
         consumption, pv = window[:, 0], window[:, 1]
-        consumption[..., self._homes] = np.where(inside, s.home_load_wh[rows], 0.0)
-        pv[..., self._homes] = np.where(inside, s.home_pv_wh[rows], 0.0)
-        consumption[..., self._phvs] = np.where(inside, s.phv_drive_wh[rows], 0.0)
+        consumption[..., self._homes] = window_of(s.home_load_wh)
+        pv[..., self._homes] = window_of(s.home_pv_wh)
+        consumption[..., self._phvs] = window_of(s.phv_drive_wh)
         if sim.office.size:
             office = sim.office[0]
-            consumption[..., office] = np.where(inside[..., 0], s.office_load_wh[rows], 0.0)
-            pv[..., office] = np.where(inside[..., 0], s.office_pv_wh[rows], 0.0)
+            consumption[..., office] = window_of(s.office_load_wh)
+            pv[..., office] = window_of(s.office_pv_wh)
         return window
 
     def _retail_ticks(self, grid_bought_wh: NDArray[np.int64]) -> FloatArray:

@@ -148,3 +148,22 @@ def test_a_community_past_the_end_of_the_series_stops_the_batch_untouched() -> N
         np.testing.assert_array_equal(before, getattr(batch.state, f.name))
     with pytest.raises(RuntimeError, match="no slot left"):
         sims[1].step(actions[1])
+
+
+def test_forecast_windows_by_slice_and_by_gather_agree_up_to_the_series_end() -> None:
+    config = load_config("higashifuji_demo")
+    series = from_dataset(load_dataset(config))
+    sims = _sims(config, series, 2)
+    sims[0].reset(series.n_slots - 2, seed=0)  # the window runs past the end of the series
+    sims[1].reset(1000, seed=1)  # inside: a lone community reads it as a slice
+    batch = BatchedSimulator(sims)
+    horizon = 4
+    builder = ObservationBuilder(sims[0], horizon, 0.0)  # no noise: the realised series
+    together = builder.build_many(sims, [np.random.default_rng(0)] * 2, batch.state)
+    for b, sim in enumerate(sims):
+        alone = ObservationBuilder(sim, horizon, 0.0).build(np.random.default_rng(0))
+        np.testing.assert_array_equal(together[b], alone)
+    # home_00's consumption forecast: the last two slots of the series, then zeros.
+    scale = 1.0 / max(sims[0].community.trade_limit_wh[0], 1.0)
+    expected = np.concatenate((series.home_load_wh[-2:, 0] * scale, [0.0, 0.0]))
+    np.testing.assert_allclose(together[0, 0, 5 : 5 + horizon], expected, rtol=1e-6)
