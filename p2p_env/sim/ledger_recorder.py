@@ -146,30 +146,14 @@ class LedgerRecorder:
         ledger = self.ledger
         assert ledger is not None
         if not self.fast:
-            records = outcome.records
-            ledger.append_block(
-                flows.slot,
-                records["params"],
-                orders=records["orders"],
-                trades=records["trades"],
-                settlements=self._settlements(flows, settlement),
-                certificates=self._certificates(flows, outcome),
-            )
-            return ledger.head_hash.hex()
+            events = self._certificates(flows, outcome)
+            return self._append_generic(ledger, flows, outcome, settlement, events)
         metered = flows.metered_wh
         certificates = self._encoded_certificates(flows, outcome, np.maximum(-metered, 0).tolist())
         encoded = outcome.encoded
         if encoded is None:  # a market without encoded records: the generic append
-            records = outcome.records
-            ledger.append_block(
-                flows.slot,
-                records["params"],
-                orders=records["orders"],
-                trades=records["trades"],
-                settlements=self._settlements(flows, settlement),
-                certificates=[json.loads(c) for c in certificates],
-            )
-            return ledger.head_hash.hex()
+            events = [json.loads(c) for c in certificates]
+            return self._append_generic(ledger, flows, outcome, settlement, events)
         ledger.append_encoded(
             flows.slot,
             encoded.params_json,
@@ -181,6 +165,26 @@ class LedgerRecorder:
             certificate_events=(
                 [json.loads(c) for c in certificates] if ledger.checks_certificates else ()
             ),
+        )
+        return ledger.head_hash.hex()
+
+    def _append_generic(
+        self,
+        ledger: Ledger,
+        flows: SlotFlows,
+        outcome: MarketOutcome,
+        settlement: Settlement,
+        certificates: list[dict[str, Any]],
+    ) -> str:
+        """Append the block through the checked encoder (``Ledger.append_block``)."""
+        records = outcome.records
+        ledger.append_block(
+            flows.slot,
+            records["params"],
+            orders=records["orders"],
+            trades=records["trades"],
+            settlements=self._settlements(flows, settlement),
+            certificates=certificates,
         )
         return ledger.head_hash.hex()
 
