@@ -43,27 +43,26 @@ def load_config_or_exit(name_or_path: str, overrides: Sequence[str] = ()) -> Gym
         fail(str(exc))
 
 
-def progress(items: Iterable[T], *, total: int | None = None, description: str = "") -> Iterator[T]:
-    """Iterate with a rich progress bar on a terminal; silent when output is not a terminal."""
+def _bar() -> Progress:
+    """The CLI's progress bar: description, bar, done/total, time left (off a terminal: none)."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err_console, disable=not err_console.is_terminal) as bar:
+    return Progress(*columns, console=err_console, disable=not err_console.is_terminal)
+
+
+def progress(items: Iterable[T], *, total: int | None = None, description: str = "") -> Iterator[T]:
+    """Iterate with a rich progress bar on a terminal; silent when output is not a terminal."""
+    with _bar() as bar:
         yield from bar.track(items, total=total, description=description)
 
 
 @contextmanager
 def progress_counter(total: int, description: str) -> Iterator[Callable[[], None]]:
     """A rich progress bar advanced by calling the yielded function; silent off a terminal."""
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err_console, disable=not err_console.is_terminal) as bar:
+    with _bar() as bar:
         task = bar.add_task(description, total=total)
         yield lambda: bar.advance(task)
