@@ -28,6 +28,7 @@ from ledger.block import GENESIS_PREV_HASH, BlockHeader, decode_header, encode_h
 from ledger.canonical import INT_MAX, SCHEMA_VERSION, canonical_json, sha256
 from ledger.certificates import CertificateBook
 from ledger.errors import CertificateError, LedgerError, RecordError
+from ledger.hashing import leaves_and_root
 from ledger.merkle import (
     ConsistencyProof,
     InclusionProof,
@@ -360,12 +361,12 @@ class Ledger:
         if self._check_certificates:
             self._check_block_certificates(slot, certificates)
         sha = hashlib.sha256
-        leaves = [sha(b"\x00" + d).digest() for d in data]
+        leaves, root = leaves_and_root(data)
         header = BlockHeader(
             height=height,
             slot=slot,
             prev_hash=self.head_hash,
-            merkle_root=merkle_root(leaves),
+            merkle_root=root,
             counts=counts,
             params_hash=sha(params_bytes).digest(),
             start=start,
@@ -387,7 +388,7 @@ class Ledger:
                     height=height,
                     header=header_bytes,
                     hash=sha(header_bytes).digest(),  # block_hash
-                    leaves=b"".join(leaves),
+                    leaves=leaves,
                     records=data,
                     params_hash=header.params_hash,
                     params=params_bytes,

@@ -41,6 +41,7 @@ from ledger.block import GENESIS_PREV_HASH, BlockHeader, decode_header
 from ledger.canonical import SCHEMA_VERSION, canonical_json
 from ledger.certificates import CertificateBook, SlotTagTotals
 from ledger.errors import CertificateError, LedgerError, LedgerFormatError
+from ledger.hashing import leaves_and_root
 from ledger.merkle import merkle_root
 from ledger.records import ENVELOPE, RecordKind
 from ledger.store import LedgerStore
@@ -287,11 +288,12 @@ def _check_header(
 
 def _check_records(header: BlockHeader, records: list[bytes], leaves: bytes) -> int:
     height = header.height
-    sha = hashlib.sha256
-    computed = [sha(b"\x00" + r).digest() for r in records]
+    computed, root = leaves_and_root(records)
     kinds = _envelope_kinds(height, records)
-    if kinds is None or b"".join(computed) != leaves:
-        _locate(header, records, computed, leaves)
+    if kinds is None or computed != leaves:
+        _locate(
+            header, records, [computed[i : i + 32] for i in range(0, len(computed), 32)], leaves
+        )
         # _locate found nothing wrong record by record: the stored set itself differs.
         kinds = _envelope_kinds(height, records)
     found: dict[str, int] = {}
@@ -314,7 +316,6 @@ def _check_records(header: BlockHeader, records: list[bytes], leaves: bytes) -> 
                 first,
             )
         )
-    root = merkle_root(computed)
     if root != header.merkle_root:
         raise _Stop(Failure("merkle_root", _root_message(root, header), height))
     return len(records)
