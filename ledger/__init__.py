@@ -1,7 +1,8 @@
 """The hash-chained ledger: blocks, Merkle proofs, origin certificates, storage, verification.
 
-A pure library: standard library and numpy at most, and nothing from the rest of p2p-gym
-(pandas only inside the origin queries of :mod:`ledger.origin`, imported when they run).
+A pure library: standard library and numpy, and nothing from the rest of p2p-gym (pandas only
+inside the origin queries of :mod:`ledger.origin`, and numba only inside the compiled block
+hashing of :mod:`ledger.hashing`, each imported when it first runs).
 
 * :class:`Ledger` appends one block per delivery slot and gives inclusion and consistency proofs;
   :meth:`Ledger.in_memory` for training, :meth:`Ledger.open` for a SQLite file.

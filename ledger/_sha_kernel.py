@@ -27,30 +27,23 @@ _memmove: Any = types.ExternalFunction(
 )
 
 
-@numba.njit(cache=True, nogil=True)
-def block_kernel(buf: Any, offsets: Any, leaves: Any, root: Any, scratch: Any) -> None:
-    """Leaf hashes of ``buf[offsets[i]:offsets[i + 1]]`` (each starting with its 0x00) into
-    ``leaves`` (``n x 32``) and the RFC 9162 Merkle root over them into ``root`` (``n >= 1``).
+SCRATCH_HEAD = 256
+"""Bytes of ``scratch`` before the tree levels: 0x01 (node prefix) at 0, 0x00 (leaf prefix) at 1,
+the SHA256_CTX (112 bytes) at 64."""
 
-    ``scratch`` is uint8 of at least ``256 + 32 n`` bytes with ``scratch[0] == 1``. The caller
-    owns it because numba frees an array after its last *indexed* use: one allocated here and
-    used only through its address could be freed while the external calls still write to it.
-    Addresses are int64 throughout (uint64 plus int64 would be a float in numba).
+
+@numba.njit(cache=True, nogil=True)
+def _tree(scratch: Any, leaves: Any, n: Any, root: Any) -> None:
+    """The RFC 9162 root over ``n >= 1`` leaf hashes at address ``leaves`` into ``root``.
+
+    Bottom-up as ledger.merkle.merkle_root builds it: pair neighbours, carry an unpaired last
+    node up unchanged. Level 1 reads the leaves; later levels work in place in ``scratch`` (node
+    k of a level is written after nodes 2k and 2k + 1 of the level below are read).
     """
-    n = offsets.shape[0] - 1
-    prefix = np.int64(scratch.ctypes.data)  # the interior-node prefix 0x01
-    ctx = prefix + 64  # SHA256_CTX, 112 bytes
-    level = prefix + 256  # the tree's levels above the leaves, n x 32 bytes
-    base = np.int64(buf.ctypes.data)
-    out = np.int64(leaves.ctypes.data)
-    for i in range(n):
-        _init(ctx)
-        _update(ctx, base + offsets[i], offsets[i + 1] - offsets[i])
-        _final(out + 32 * i, ctx)
-    # The tree bottom-up as ledger.merkle.merkle_root builds it: pair neighbours, carry an
-    # unpaired last node up unchanged. Level 1 reads the leaves, later levels work in place
-    # (node k of a level is written after nodes 2k and 2k + 1 of the level below are read).
-    src = out
+    prefix = np.int64(scratch.ctypes.data)
+    ctx = prefix + 64
+    level = prefix + SCRATCH_HEAD
+    src = leaves
     m = n
     while m > 1:
         k = 0
@@ -66,3 +59,79 @@ def block_kernel(buf: Any, offsets: Any, leaves: Any, root: Any, scratch: Any) -
         src = level
         m = k
     _memmove(np.int64(root.ctypes.data), src, 32)
+
+
+@numba.njit(cache=True, nogil=True)
+def block_kernel(buf: Any, offsets: Any, leaves: Any, root: Any, scratch: Any) -> None:
+    """Leaf hashes of ``buf[offsets[i]:offsets[i + 1]]`` (each starting with its 0x00) into
+    ``leaves`` (``n x 32``) and the Merkle root over them into ``root`` (``n >= 1``).
+
+    ``scratch`` is uint8 of at least ``SCRATCH_HEAD + 32 n`` bytes, ``scratch[0] == 1`` and
+    ``scratch[1] == 0``. The caller owns every buffer because numba frees an array after its
+    last *indexed* use: one allocated here and used only through its address could be freed
+    while the external calls still write to it. Addresses are int64 throughout (uint64 plus
+    int64 would be a float in numba).
+    """
+    n = offsets.shape[0] - 1
+    ctx = np.int64(scratch.ctypes.data) + 64
+    base = np.int64(buf.ctypes.data)
+    out = np.int64(leaves.ctypes.data)
+    for i in range(n):
+        _init(ctx)
+        _update(ctx, base + offsets[i], offsets[i + 1] - offsets[i])
+        _final(out + 32 * i, ctx)
+    _tree(scratch, out, n, root)
+
+
+@numba.njit(cache=True, nogil=True)
+def encoded_block_kernel(
+    bodies: Any,
+    body_offsets: Any,
+    kinds: Any,
+    version: Any,
+    height: Any,
+    records: Any,
+    record_offsets: Any,
+    leaves: Any,
+    root: Any,
+    scratch: Any,
+) -> None:
+    """A block's records from their bodies, with their leaf hashes and Merkle root.
+
+    Record ``i`` is its 14-byte envelope (``kinds[i]``, ``version``, ``height`` as 8 bytes and
+    ``i`` as 4 bytes, big-endian: ``ledger.records.ENVELOPE``) followed by body
+    ``bodies[body_offsets[i]:body_offsets[i + 1]]``; it is written to ``records`` (sized
+    ``14 n`` plus the bodies) at ``record_offsets[i]``, and its leaf hash is
+    ``SHA-256(0x00 || record)``. Buffers as in :func:`block_kernel` (``n >= 1``).
+    """
+    n = body_offsets.shape[0] - 1
+    source = np.int64(bodies.ctypes.data)
+    target = np.int64(records.ctypes.data)
+    pos = 0
+    for i in range(n):
+        record_offsets[i] = pos
+        records[pos] = kinds[i]
+        records[pos + 1] = version
+        value = height
+        for j in range(9, 1, -1):
+            records[pos + j] = value & 0xFF
+            value >>= 8
+        value = i
+        for j in range(13, 9, -1):
+            records[pos + j] = value & 0xFF
+            value >>= 8
+        first = body_offsets[i]
+        size = body_offsets[i + 1] - first
+        _memmove(target + pos + 14, source + first, size)
+        pos += 14 + size
+    record_offsets[n] = pos
+    ctx = np.int64(scratch.ctypes.data) + 64
+    zero = np.int64(scratch.ctypes.data) + 1
+    base = np.int64(records.ctypes.data)
+    out = np.int64(leaves.ctypes.data)
+    for i in range(n):
+        _init(ctx)
+        _update(ctx, zero, 1)
+        _update(ctx, base + record_offsets[i], record_offsets[i + 1] - record_offsets[i])
+        _final(out + 32 * i, ctx)
+    _tree(scratch, out, n, root)

@@ -25,10 +25,10 @@ from types import TracebackType
 from typing import Any, Self
 
 from ledger.block import GENESIS_PREV_HASH, BlockHeader, decode_header, encode_header_fields
-from ledger.canonical import INT_MAX, SCHEMA_VERSION, canonical_json, sha256
+from ledger.canonical import INT_MAX, canonical_json, sha256
 from ledger.certificates import CertificateBook
 from ledger.errors import CertificateError, LedgerError, RecordError
-from ledger.hashing import leaves_and_root
+from ledger.hashing import encode_block, leaves_and_root
 from ledger.merkle import (
     ConsistencyProof,
     InclusionProof,
@@ -37,7 +37,6 @@ from ledger.merkle import (
     merkle_root,
 )
 from ledger.records import (
-    ENVELOPE,
     MAX_RECORDS_PER_BLOCK,
     Record,
     RecordKind,
@@ -49,27 +48,6 @@ from ledger.store import LedgerStore, MemoryStore, StoredBlock
 from ledger.verify import ReplayHook, VerifyReport, verify
 
 Body = Mapping[str, Any]
-
-
-_INDEX_CACHE = 1 << 16
-_index_bytes: list[bytes] = []
-
-
-def _indices(first: int, count: int) -> list[bytes]:
-    """The 4-byte big-endian record indices ``first .. first + count - 1`` of the envelopes.
-
-    The first 65,536 come from a table that grows by doubling; it is rebuilt whole and rebound,
-    never extended in place, so that a reader in another thread sees a complete table.
-    """
-    global _index_bytes
-    end = first + count
-    table = _index_bytes
-    if end > len(table) and len(table) < _INDEX_CACHE:
-        size = min(max(end, 2 * len(table), 256), _INDEX_CACHE)
-        table = _index_bytes = [i.to_bytes(4, "big") for i in range(size)]
-    if end <= len(table):
-        return table[first:end]
-    return [i.to_bytes(4, "big") for i in range(first, end)]
 
 
 class Ledger:
@@ -265,7 +243,8 @@ class Ledger:
                 data.append(encode_record(kind, height, len(data), body))
         params_bytes = canonical_json(params, "params")
         counts = {kind.label: len(bodies) for kind, bodies in groups}
-        return self._append(slot, params_bytes, data, counts, certificates, start)
+        leaves, root = leaves_and_root(data)
+        return self._append(slot, params_bytes, data, leaves, root, counts, certificates, start)
 
     def append_encoded(
         self,
@@ -311,29 +290,27 @@ class Ledger:
                 f"{len(certificates)}: this ledger checks certificates, pass both"
             )
         height = len(self.store)
-        data: list[bytes] = []
-        for kind, bodies in (
-            (RecordKind.ORDER, orders),
-            (RecordKind.TRADE, trades),
-            (RecordKind.SETTLEMENT, settlements),
-            (RecordKind.CERTIFICATE, certificates),
-        ):
-            if bodies:
-                # The envelope is kind, version and height (the same for the kind's records)
-                # followed by the record's index: two concatenations a record.
-                head = ENVELOPE.pack(kind, SCHEMA_VERSION, height, 0)[:-4]
-                first = len(data)
-                index = _indices(first, len(bodies))
-                data += [head + i + b for i, b in zip(index, bodies, strict=True)]
-        if len(data) > MAX_RECORDS_PER_BLOCK + 1:
-            raise RecordError(f"block {height}: {len(data)} records, at most 2**32")
+        total = len(orders) + len(trades) + len(settlements) + len(certificates)
+        if total > MAX_RECORDS_PER_BLOCK + 1:
+            raise RecordError(f"block {height}: {total} records, at most 2**32")
+        records, leaves, root = encode_block(
+            height,
+            (
+                (RecordKind.ORDER, orders),
+                (RecordKind.TRADE, trades),
+                (RecordKind.SETTLEMENT, settlements),
+                (RecordKind.CERTIFICATE, certificates),
+            ),
+        )
         counts = {
             "order": len(orders),
             "trade": len(trades),
             "settlement": len(settlements),
             "certificate": len(certificates),
         }
-        return self._append(slot, params_json, data, counts, certificate_events, start)
+        return self._append(
+            slot, params_json, records, leaves, root, counts, certificate_events, start
+        )
 
     def _check_slot(self, slot: int, start: str | None) -> None:
         if type(slot) is not int or not 0 <= slot <= INT_MAX:
@@ -352,7 +329,9 @@ class Ledger:
         self,
         slot: int,
         params_bytes: bytes,
-        data: list[bytes],
+        records: Sequence[bytes],
+        leaves: bytes,
+        root: bytes,
         counts: dict[str, int],
         certificates: Sequence[Body],
         start: str | None,
@@ -361,7 +340,6 @@ class Ledger:
         if self._check_certificates:
             self._check_block_certificates(slot, certificates)
         sha = hashlib.sha256
-        leaves, root = leaves_and_root(data)
         header = BlockHeader(
             height=height,
             slot=slot,
@@ -389,7 +367,7 @@ class Ledger:
                     header=header_bytes,
                     hash=sha(header_bytes).digest(),  # block_hash
                     leaves=leaves,
-                    records=data,
+                    records=records,
                     params_hash=header.params_hash,
                     params=params_bytes,
                 )

@@ -20,16 +20,32 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 
+from ledger.canonical import SCHEMA_VERSION
 from ledger.merkle import EMPTY_ROOT, merkle_root
+from ledger.records import ENVELOPE
+from ledger.store import RecordBlob
 
 HASH_SIZE: Final = 32
+_SCRATCH_HEAD: Final = 256  # _sha_kernel.SCRATCH_HEAD (not imported: it would load numba)
 
-_Kernel = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
-_kernel: _Kernel | None = None
+Groups = Sequence[tuple[int, Sequence[bytes]]]
+"""A block's bodies: ``(kind, bodies)`` pairs in block order."""
+
+
+@dataclass(frozen=True)
+class _Kernels:
+    leaves: Callable[..., None]
+    """``_sha_kernel.block_kernel``."""
+    encode: Callable[..., None]
+    """``_sha_kernel.encoded_block_kernel``."""
+
+
+_kernels: _Kernels | None = None
 _backend: str | None = None
 
 
@@ -40,32 +56,54 @@ def python_leaves_and_root(records: Sequence[bytes]) -> tuple[bytes, bytes]:
     return b"".join(leaves), merkle_root(leaves)
 
 
+def python_encode_block(height: int, groups: Groups) -> tuple[list[bytes], bytes, bytes]:
+    """The reference of :func:`encode_block`: envelopes by ``struct``, hashes by ``hashlib``."""
+    records: list[bytes] = []
+    for kind, bodies in groups:
+        if bodies:
+            # The envelope is kind, version and height (the same for the kind's records)
+            # followed by the record's index: two concatenations a record.
+            head = ENVELOPE.pack(kind, SCHEMA_VERSION, height, 0)[:-4]
+            index = _indices(len(records), len(bodies))
+            records += [head + i + b for i, b in zip(index, bodies, strict=True)]
+    leaves, root = python_leaves_and_root(records)
+    return records, leaves, root
+
+
 def leaves_and_root(records: Sequence[bytes]) -> tuple[bytes, bytes]:
     """The leaf hashes of ``records`` (concatenated, 32 bytes each) and their Merkle root.
 
     Equal to :func:`python_leaves_and_root`; compiled when :func:`backend` says so.
     """
-    kernel = _kernel if _backend is not None else _load()
-    n = len(records)
-    if kernel is None or n == 0:
+    kernels = _kernels if _backend is not None else _load()
+    if kernels is None or not records:
         return python_leaves_and_root(records)
-    # Each record preceded by its 0x00 domain byte, all in one buffer: record i is
-    # buf[offsets[i]:offsets[i + 1]], its 0x00 included.
-    buf = np.frombuffer(b"\x00" + b"\x00".join(records), dtype=np.uint8)
-    offsets = np.empty(n + 1, dtype=np.int64)
-    offsets[0] = 0
-    np.cumsum(np.fromiter(map(len, records), dtype=np.int64, count=n) + 1, out=offsets[1:])
-    leaves = np.empty((n, HASH_SIZE), dtype=np.uint8)
-    root = np.empty(HASH_SIZE, dtype=np.uint8)
-    scratch = np.empty(256 + HASH_SIZE * n, dtype=np.uint8)
-    scratch[0] = 1
-    kernel(buf, offsets, leaves, root, scratch)
-    return leaves.tobytes(), root.tobytes()
+    return _compiled_leaves_and_root(kernels, records)
+
+
+def encode_block(height: int, groups: Groups) -> tuple[Sequence[bytes], bytes, bytes]:
+    """A block's records from their bodies, with the leaf hashes and the Merkle root.
+
+    Args:
+        height: The block's height (in every envelope).
+        groups: ``(kind, bodies)`` in block order: each body (canonical JSON) becomes the record
+            ``ENVELOPE(kind, SCHEMA_VERSION, height, index) + body``, ``index`` counting from 0
+            over the whole block.
+
+    Returns:
+        The records (a :class:`~ledger.store.RecordBlob` on the compiled path, a list
+        otherwise: the same bytes), their leaf hashes concatenated, and the root. Equal to
+        :func:`python_encode_block`.
+    """
+    kernels = _kernels if _backend is not None else _load()
+    if kernels is None or not any(bodies for _, bodies in groups):
+        return python_encode_block(height, groups)
+    return _compiled_encode_block(kernels, height, groups)
 
 
 def backend() -> str:
-    """Which path :func:`leaves_and_root` takes: ``"openssl (compiled)"``, or ``"hashlib"`` with
-    the reason the compiled one is unavailable."""
+    """Which path the functions here take: ``"openssl (compiled)"``, or ``"hashlib"`` with the
+    reason the compiled one is unavailable."""
     _load()
     assert _backend is not None
     return _backend
@@ -76,45 +114,120 @@ def use_python(python: bool = True) -> None:
 
     For tests and benchmarks that compare the two paths; the bytes are the same either way.
     """
-    global _kernel, _backend
-    if python:
-        _kernel, _backend = None, "hashlib (forced)"
-    else:
-        _kernel, _backend = None, None
+    global _kernels, _backend
+    _kernels = None
+    _backend = "hashlib (forced)" if python else None
+    if not python:
         _load()
 
 
-def _load() -> _Kernel | None:
-    global _kernel, _backend
+# ---------------------------------------------------------------------------------------------
+
+
+_INDEX_CACHE = 1 << 16
+_index_bytes: list[bytes] = []
+
+
+def _indices(first: int, count: int) -> list[bytes]:
+    """The 4-byte big-endian record indices ``first .. first + count - 1`` of the envelopes.
+
+    The first 65,536 come from a table that grows by doubling; it is rebuilt whole and rebound,
+    never extended in place, so that a reader in another thread sees a complete table.
+    """
+    global _index_bytes
+    end = first + count
+    table = _index_bytes
+    if end > len(table) and len(table) < _INDEX_CACHE:
+        size = min(max(end, 2 * len(table), 256), _INDEX_CACHE)
+        table = _index_bytes = [i.to_bytes(4, "big") for i in range(size)]
+    if end <= len(table):
+        return table[first:end]
+    return [i.to_bytes(4, "big") for i in range(first, end)]
+
+
+def _offsets(items: Sequence[bytes], extra: int) -> np.ndarray:
+    """``n + 1`` offsets of the items back to back, each ``extra`` bytes longer than it is."""
+    n = len(items)
+    offsets = np.empty(n + 1, dtype=np.int64)
+    offsets[0] = 0
+    np.cumsum(np.fromiter(map(len, items), dtype=np.int64, count=n) + extra, out=offsets[1:])
+    return offsets
+
+
+def _scratch(n: int) -> np.ndarray:
+    scratch = np.empty(_SCRATCH_HEAD + HASH_SIZE * n, dtype=np.uint8)
+    scratch[0] = 1  # interior-node prefix
+    scratch[1] = 0  # leaf prefix
+    return scratch
+
+
+def _compiled_leaves_and_root(kernels: _Kernels, records: Sequence[bytes]) -> tuple[bytes, bytes]:
+    n = len(records)
+    # Each record preceded by its 0x00 domain byte, all in one buffer: record i is
+    # buf[offsets[i]:offsets[i + 1]], its 0x00 included.
+    buf = np.frombuffer(b"\x00" + b"\x00".join(records), dtype=np.uint8)
+    leaves = np.empty((n, HASH_SIZE), dtype=np.uint8)
+    root = np.empty(HASH_SIZE, dtype=np.uint8)
+    kernels.leaves(buf, _offsets(records, 1), leaves, root, _scratch(n))
+    return leaves.tobytes(), root.tobytes()
+
+
+def _compiled_encode_block(
+    kernels: _Kernels, height: int, groups: Groups
+) -> tuple[RecordBlob, bytes, bytes]:
+    bodies = [body for _, group in groups for body in group]
+    n = len(bodies)
+    kinds = np.repeat(
+        np.fromiter((kind for kind, _ in groups), dtype=np.uint8, count=len(groups)),
+        np.fromiter((len(group) for _, group in groups), dtype=np.int64, count=len(groups)),
+    )
+    body_offsets = _offsets(bodies, 0)
+    records = np.empty(int(body_offsets[n]) + ENVELOPE.size * n, dtype=np.uint8)
+    record_offsets = np.empty(n + 1, dtype=np.int64)
+    leaves = np.empty((n, HASH_SIZE), dtype=np.uint8)
+    root = np.empty(HASH_SIZE, dtype=np.uint8)
+    kernels.encode(
+        np.frombuffer(b"".join(bodies), dtype=np.uint8),
+        body_offsets,
+        kinds,
+        SCHEMA_VERSION,
+        height,
+        records,
+        record_offsets,
+        leaves,
+        root,
+        _scratch(n),
+    )
+    return RecordBlob(records, record_offsets), leaves.tobytes(), root.tobytes()
+
+
+def _load() -> _Kernels | None:
+    global _kernels, _backend
     if _backend is not None:
-        return _kernel
+        return _kernels
     try:
-        _kernel = _compile()
+        kernels = _compile()
     except Exception as exc:  # any failure means: use hashlib, and say why
-        _kernel, _backend = None, f"hashlib (compiled path unavailable: {exc})"
+        _kernels, _backend = None, f"hashlib (compiled path unavailable: {exc})"
         return None
-    # Prove the kernel on a block of every shape class (1, 2, odd, even) before trusting it.
+    # Prove the kernels on blocks of every shape class (1, 2, odd, even) before trusting them.
     for n in (1, 2, 3, 8):
         block = [bytes([i]) * (i * 7) for i in range(n)]
-        if _run(_kernel, block) != python_leaves_and_root(block):
-            _kernel, _backend = None, "hashlib (compiled path gave different hashes)"
+        groups = [(1, block[:1]), (2, block[1:])]
+        blob, leaves, root = _compiled_encode_block(kernels, 5, groups)
+        if _compiled_leaves_and_root(kernels, block) != python_leaves_and_root(block) or (
+            blob.tolist(),
+            leaves,
+            root,
+        ) != python_encode_block(5, groups):
+            _kernels, _backend = None, "hashlib (compiled path gave different hashes)"
             return None
-    _backend = "openssl (compiled)"
-    return _kernel
+    _kernels, _backend = kernels, "openssl (compiled)"
+    return kernels
 
 
-def _run(kernel: _Kernel, records: Sequence[bytes]) -> tuple[bytes, bytes]:
-    global _kernel, _backend
-    saved = _kernel, _backend
-    _kernel, _backend = kernel, "probe"
-    try:
-        return leaves_and_root(records)
-    finally:
-        _kernel, _backend = saved
-
-
-def _compile() -> _Kernel:
-    """numba kernel over OpenSSL's SHA-256 (raises if either is missing)."""
+def _compile() -> _Kernels:
+    """The numba kernels over OpenSSL's SHA-256 (raises if either is missing)."""
     import ctypes
     import ctypes.util
 
@@ -126,20 +239,22 @@ def _compile() -> _Kernel:
     library = ctypes.CDLL(name)
     for symbol in ("SHA256_Init", "SHA256_Update", "SHA256_Final"):
         getattr(library, symbol)  # AttributeError if this OpenSSL lacks it
-    # Load it for numba's linker: the kernel calls the symbols by name, which is what lets
+    # Load it for numba's linker: the kernels call the symbols by name, which is what lets
     # numba cache the compiled code (a ctypes pointer would be a per-process constant).
     llvm.load_library_permanently(name)
     from ledger import _sha_kernel  # compiles on first use, or loads numba's cache
 
-    kernel: _Kernel = _sha_kernel.block_kernel
-    return kernel
+    return _Kernels(_sha_kernel.block_kernel, _sha_kernel.encoded_block_kernel)
 
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "Groups",
     "backend",
+    "encode_block",
     "leaves_and_root",
+    "python_encode_block",
     "python_leaves_and_root",
     "use_python",
 ]

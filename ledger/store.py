@@ -7,8 +7,70 @@ It only appends; :mod:`ledger.verify` recomputes everything it stores.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from itertools import pairwise
+from typing import Protocol, overload
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class RecordBlob(Sequence[bytes]):
+    """A block's records as one buffer and their offsets: record ``i`` is
+    ``data[offsets[i]:offsets[i + 1]]``.
+
+    What the compiled block writer (:func:`ledger.hashing.encode_block`) produces: one buffer
+    instead of a Python object per record. It reads as a sequence of ``bytes``; a record is cut
+    out when it is read.
+
+    Args:
+        data: The records, back to back (uint8 array or bytes; not copied, not to be changed).
+        offsets: ``n + 1`` ascending int64 offsets, the first 0 and the last ``len(data)``.
+    """
+
+    __slots__ = ("_data", "_offsets")
+
+    def __init__(self, data: NDArray[np.uint8] | bytes, offsets: NDArray[np.int64]) -> None:
+        self._data = memoryview(data) if isinstance(data, bytes) else data.data
+        self._offsets = offsets
+
+    def __len__(self) -> int:
+        return int(self._offsets.shape[0]) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+
+    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        if isinstance(index, slice):
+            return self.tolist()[index]
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"record {index} is outside a block of {n} records")
+        i = index % n
+        return self._data[int(self._offsets[i]) : int(self._offsets[i + 1])].tobytes()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.tolist())
+
+    def tolist(self) -> list[bytes]:
+        """Every record as ``bytes``, in order."""
+        data = self._data.tobytes()
+        bounds = self._offsets.tolist()
+        return [data[a:b] for a, b in pairwise(bounds)]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RecordBlob):
+            other = other.tolist()
+        return isinstance(other, (list, tuple)) and self.tolist() == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # a sequence compares by value, like a list
+
+    def __repr__(self) -> str:
+        return f"RecordBlob({len(self)} records, {len(self._data)} bytes)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +82,7 @@ class StoredBlock:
         header: Canonical header bytes.
         hash: SHA-256 of ``header``.
         leaves: Leaf hashes of the records, concatenated (32 bytes each).
-        records: Record bytes, in block order.
+        records: Record bytes, in block order (a list, or a :class:`RecordBlob`).
         params_hash: Hash of ``params``.
         params: Canonical JSON of the clearing parameters.
     """
@@ -29,7 +91,7 @@ class StoredBlock:
     header: bytes
     hash: bytes
     leaves: bytes
-    records: list[bytes]
+    records: Sequence[bytes]
     params_hash: bytes
     params: bytes
 
@@ -89,7 +151,7 @@ class MemoryStore:
         self._headers: list[bytes] = []
         self._hashes: list[bytes] = []
         self._leaves: list[bytes] = []
-        self._records: list[list[bytes]] = []
+        self._records: list[list[bytes] | RecordBlob] = []
         self._params: dict[bytes, bytes] = {}
 
     @property
@@ -104,7 +166,9 @@ class MemoryStore:
         """Store one block."""
         self._params.setdefault(block.params_hash, block.params)
         if self._keep:
-            self._records.append(list(block.records))
+            records = block.records
+            # A blob is already immutable; a list is copied so the caller cannot change it.
+            self._records.append(records if isinstance(records, RecordBlob) else list(records))
         self._leaves.append(block.leaves)
         self._hashes.append(block.hash)
         self._headers.append(block.header)
@@ -123,7 +187,10 @@ class MemoryStore:
 
     def records(self, height: int) -> list[bytes] | None:
         """Record bytes of block ``height``, or ``None`` if not kept."""
-        return self._records[height] if self._keep else None
+        if not self._keep:
+            return None
+        records = self._records[height]
+        return records.tolist() if isinstance(records, RecordBlob) else records
 
     def params(self, params_hash: bytes) -> bytes | None:
         """Clearing parameters by hash."""

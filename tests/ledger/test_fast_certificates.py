@@ -357,6 +357,6 @@ def test_writer_reset_starts_a_new_run() -> None:
 
 @pytest.mark.parametrize(("first", "count"), [(0, 0), (0, 3), (250, 20), (65530, 12), (70000, 3)])
 def test_envelope_indices(first: int, count: int) -> None:
-    from ledger.chain import _indices
+    from ledger.hashing import _indices
 
     assert _indices(first, count) == [i.to_bytes(4, "big") for i in range(first, first + count)]

@@ -10,8 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ledger_synthetic import build
 
-from ledger import hashing
+from ledger import Ledger, RecordKind, hashing
+from ledger.canonical import SCHEMA_VERSION
 from ledger.merkle import EMPTY_ROOT, inclusion_path, verify_inclusion
+from ledger.records import ENVELOPE
+from ledger.store import MemoryStore, RecordBlob, StoredBlock
 
 
 @pytest.fixture
@@ -69,3 +72,71 @@ def test_ledgers_written_either_way_are_identical() -> None:
         assert compiled.store.leaves(height) == reference.store.leaves(height)
     assert compiled.verify().ok
     assert reference.verify().ok
+
+
+KINDS = st.sampled_from([int(k) for k in RecordKind])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(0, 2**63 - 1),
+    st.lists(st.tuples(KINDS, st.lists(st.binary(max_size=120), max_size=12)), max_size=5),
+)
+def test_encoded_block_equals_reference(height: int, groups: list[tuple[int, list[bytes]]]) -> None:
+    records, leaves, root = hashing.encode_block(height, groups)
+    expected = hashing.python_encode_block(height, groups)
+    assert (list(records), leaves, root) == expected
+    kinds = [kind for kind, bodies in groups for _ in bodies]
+    for index, data in enumerate(expected[0]):
+        assert ENVELOPE.unpack_from(data) == (kinds[index], SCHEMA_VERSION, height, index)
+
+
+def test_encoded_block_past_the_index_table() -> None:
+    # Indices above 65,535 (the Python path's table) and a height above 2**32.
+    bodies = [b"{}"] * 70_000
+    records, leaves, root = hashing.encode_block(2**40 + 3, [(RecordKind.ORDER, bodies)])
+    assert (records[-1], leaves, root) == (
+        ENVELOPE.pack(RecordKind.ORDER, SCHEMA_VERSION, 2**40 + 3, 69_999) + b"{}",
+        *hashing.python_encode_block(2**40 + 3, [(RecordKind.ORDER, bodies)])[1:],
+    )
+
+
+def test_record_blob_reads_as_a_list_of_bytes() -> None:
+    records, _, _ = hashing.encode_block(7, [(RecordKind.TRADE, [b"a", b"bc", b""])])
+    assert isinstance(records, RecordBlob)
+    expected = hashing.python_encode_block(7, [(RecordKind.TRADE, [b"a", b"bc", b""])])[0]
+    assert len(records) == 3
+    assert records == expected
+    assert list(records) == expected
+    assert records[-1] == expected[-1]
+    assert records[1:] == expected[1:]
+    with pytest.raises(IndexError, match="record 3 is outside a block of 3 records"):
+        records[3]
+    store = MemoryStore()
+    store.append(StoredBlock(0, b"h", b"x" * 32, b"", records, b"p" * 32, b"{}"))
+    assert store.records(0) == expected
+    assert type(store.records(0)) is list
+
+
+def test_ledgers_appended_encoded_either_way_are_identical() -> None:
+    def fill(ledger: Ledger) -> Ledger:
+        for slot in range(6):
+            ledger.append_encoded(
+                slot,
+                b'{"mechanism":"cda"}',
+                orders=[b'{"agent":"a%d"}' % i for i in range(slot)],
+                trades=[b'{"t":%d}' % slot] if slot % 2 else [],
+                settlements=[b'{"s":%d}' % i for i in range(3)],
+            )
+        return ledger
+
+    compiled = fill(Ledger.in_memory())
+    hashing.use_python(True)
+    try:
+        reference = fill(Ledger.in_memory())
+    finally:
+        hashing.use_python(False)
+    assert compiled.head_hash == reference.head_hash
+    for height in range(len(compiled)):
+        assert compiled.store.records(height) == reference.store.records(height)
+        assert compiled.store.leaves(height) == reference.store.leaves(height)
