@@ -61,27 +61,62 @@ def _pop(heap: Int64Array, start: int, size: int) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def _match(
-    order_at: Int64Array,
-    remaining: Int64Array,
+def match_orders(
+    arrival: Int64Array,
+    quantity: Int64Array,
+    sell_order: Int64Array,
     sell_tag: Int64Array,
     sell_price: Int64Array,
-    leg_start: Int64Array,
+    leg_order: Int64Array,
     leg_tag: Int64Array,
     leg_price: Int64Array,
     n_tags: int,
     top: int,
-) -> tuple[Int64Array, int]:
-    """The loop of ``match_python``; returns the trades as rows of ``out[:, :count]``."""
-    n = order_at.shape[0]
+) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array]:
+    """The loop of :func:`~exchange.mechanisms.cda.match_python`, compiled.
+
+    Takes the :class:`~exchange.book.Book`'s arrays as they are (one call from Python: numpy's
+    per-call overheads would cost more than the whole loop on a 30-order book).
+
+    Args:
+        arrival: Per admitted order, its arrival rank (unique).
+        quantity: Per admitted order, Wh (not modified).
+        sell_order: Admitted index of each sell order.
+        sell_tag: Tag code of each sell order, below ``n_tags``.
+        sell_price: Limit price of each sell order, ticks.
+        leg_order: Per buy leg, the admitted index of its order: grouped by order, ascending,
+            each order's legs in its tag order.
+        leg_tag: Tag code of each buy leg, below ``n_tags``.
+        leg_price: The buyer's limit for that tag, ticks, at most ``top``.
+        n_tags: Number of tags.
+        top: The price ceiling the bid keys count down from (``MAX_PRICE_TICKS``).
+
+    Returns:
+        The trades' buy order, sell order, tag, quantity and price, in trade sequence.
+    """
+    n = quantity.shape[0]
+    order_at = _arrival_order(arrival)
+    remaining = quantity.copy()  # the loop spends it
+    # Per order: a sell's tag (-1 for buys) and price; a buy's legs are
+    # leg_tag/leg_price[leg_start[order]:leg_start[order + 1]].
+    tag_of = np.full(n, -1, dtype=np.int64)
+    price_of = np.zeros(n, dtype=np.int64)
+    for i in range(sell_order.shape[0]):
+        tag_of[sell_order[i]] = sell_tag[i]
+        price_of[sell_order[i]] = sell_price[i]
+    leg_start = np.zeros(n + 1, dtype=np.int64)
+    for leg in range(leg_order.shape[0]):
+        leg_start[leg_order[leg] + 1] += 1
+    for order in range(n):
+        leg_start[order + 1] += leg_start[order]
+
     # Heap h < n_tags holds the asks of tag h, heap n_tags + t the bids of tag t, all in one
     # flat array: heap h is heap[start[h]:start[h] + size[h]]. A heap's capacity is the number
     # of sells (or buy legs) of its tag, since each order rests at most once per book.
     n_heaps = 2 * n_tags
     start = np.zeros(n_heaps + 1, dtype=np.int64)
-    for order in range(n):
-        if sell_tag[order] >= 0:
-            start[sell_tag[order] + 1] += 1
+    for i in range(sell_tag.shape[0]):
+        start[sell_tag[i] + 1] += 1
     for leg in range(leg_tag.shape[0]):
         start[n_tags + leg_tag[leg] + 1] += 1
     for h in range(n_heaps):
@@ -98,9 +133,9 @@ def _match(
     for slot in range(n):
         order = order_at[slot]
         left = remaining[order]
-        tag = sell_tag[order]
+        tag = tag_of[order]
         if tag >= 0:
-            ask = sell_price[order]
+            ask = price_of[order]
             h = n_tags + tag
             base = start[h]
             while left != 0 and size[h] > 0:
@@ -168,7 +203,47 @@ def _match(
                 h = n_tags + leg_tag[leg]
                 _push(heap, start[h], size[h], ((top - leg_price[leg]) << _SHIFT) | slot)
                 size[h] += 1
-    return out, count
+    # Copies, so each column owns its memory as the Python loop's arrays do.
+    return (
+        out[0, :count].copy(),
+        out[1, :count].copy(),
+        out[2, :count].copy(),
+        out[3, :count].copy(),
+        out[4, :count].copy(),
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _arrival_order(arrival: Int64Array) -> Int64Array:
+    """``order_at[s]``: the order arriving in slot ``s``, i.e. ``arrival.argsort()``.
+
+    Arrival ranks are unique and below the number of submitted orders, a few more than the
+    admitted ones, so a counting pass (linear) replaces the sort; a book breaking that (ranks
+    repeated or sparse) is sorted, stably, as the Python loop does.
+    """
+    n = arrival.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    low = arrival.min()
+    span = arrival.max() - low + 1
+    if span <= 4 * n + 64:
+        order_of = np.full(span, -1, dtype=np.int64)
+        unique = True
+        for order in range(n):
+            rank = arrival[order] - low
+            if order_of[rank] >= 0:
+                unique = False
+                break
+            order_of[rank] = order
+        if unique:
+            order_at = np.empty(n, dtype=np.int64)
+            slot = 0
+            for rank in range(span):
+                if order_of[rank] >= 0:
+                    order_at[slot] = order_of[rank]
+                    slot += 1
+            return order_at
+    return np.argsort(arrival, kind="mergesort").astype(np.int64)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -177,48 +252,3 @@ def _grown(out: Int64Array) -> Int64Array:
     bigger = np.empty((out.shape[0], 2 * out.shape[1]), dtype=np.int64)
     bigger[:, : out.shape[1]] = out
     return bigger
-
-
-def match_arrays(
-    order_at: Int64Array,
-    quantity: Int64Array,
-    sell_tag: Int64Array,
-    sell_price: Int64Array,
-    leg_start: Int64Array,
-    leg_tag: Int64Array,
-    leg_price: Int64Array,
-    n_tags: int,
-    top: int,
-) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array]:
-    """Run the matching loop of :func:`~exchange.mechanisms.cda.match_python` compiled.
-
-    Args:
-        order_at: Admitted order index of each arrival slot ``0, 1, ...``.
-        quantity: Per admitted order, Wh (not modified).
-        sell_tag: Per admitted order, a sell's tag code; ``-1`` for a buy.
-        sell_price: Per admitted order, a sell's limit price in ticks (ignored for buys).
-        leg_start: Per admitted order and one past the last: where its buy legs start in
-            ``leg_tag``/``leg_price`` (legs grouped by order, each order's in its tag order).
-        leg_tag: Tag code of each buy leg, below ``n_tags``.
-        leg_price: The buyer's limit for that tag, ticks, at most ``top``.
-        n_tags: Number of tags.
-        top: The price ceiling the bid keys count down from (``MAX_PRICE_TICKS``).
-
-    Returns:
-        The trades' buy order, sell order, tag, quantity and price, in trade sequence.
-    """
-    remaining = np.array(quantity, dtype=np.int64)  # a copy: the loop spends it
-    out, count = _match(
-        np.ascontiguousarray(order_at, dtype=np.int64),
-        remaining,
-        np.ascontiguousarray(sell_tag, dtype=np.int64),
-        np.ascontiguousarray(sell_price, dtype=np.int64),
-        np.ascontiguousarray(leg_start, dtype=np.int64),
-        np.ascontiguousarray(leg_tag, dtype=np.int64),
-        np.ascontiguousarray(leg_price, dtype=np.int64),
-        n_tags,
-        top,
-    )
-    # Copies, so each column owns its memory as the Python loop's arrays do.
-    buy, sell, tag, qty, price = (out[row, : int(count)].copy() for row in range(5))
-    return buy, sell, tag, qty, price

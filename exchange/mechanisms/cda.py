@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -56,14 +55,14 @@ class ContinuousDoubleAuction(ClearingMechanism):
         kernel = _kernel()
         if kernel is None:
             return match_python(book)
-        columns = _Columns.of(book)
         return Matches(
             *kernel(
-                columns.order_at,
+                book.arrival,
                 book.quantity,
-                columns.sell_tag,
-                columns.sell_price,
-                columns.leg_start,
+                book.sell_order,
+                book.sell_tag,
+                book.sell_price,
+                book.leg_order,
                 book.leg_tag,
                 book.leg_price,
                 len(book.tags),
@@ -72,10 +71,9 @@ class ContinuousDoubleAuction(ClearingMechanism):
         )
 
 
-_KernelFn = Callable[
-    [Int64Array, Int64Array, Int64Array, Int64Array, Int64Array, Int64Array, Int64Array, int, int],
-    tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array],
-]
+_A = Int64Array
+# The kernel's signature: eight of the book's arrays, the tag count and the price ceiling.
+_KernelFn = Callable[[_A, _A, _A, _A, _A, _A, _A, _A, int, int], tuple[_A, _A, _A, _A, _A]]
 _kernel_fn: _KernelFn | None = None
 _kernel_tried = False
 _python_forced = False
@@ -90,11 +88,11 @@ def _kernel() -> _KernelFn | None:
     if not _kernel_tried:
         _kernel_tried = True
         try:
-            from exchange.mechanisms._cda_kernel import match_arrays
+            from exchange.mechanisms._cda_kernel import match_orders
         except ImportError:  # numba missing: the Python loop gives the same trades, slower
             pass
         else:
-            _kernel_fn = match_arrays
+            _kernel_fn = match_orders
     return _kernel_fn
 
 
@@ -113,58 +111,30 @@ def backend() -> str:
     return "python" if _kernel() is None else "numba"
 
 
-@dataclass(frozen=True, slots=True)
-class _Columns:
-    """Per admitted order, what the matching loop looks up: both loops read these.
-
-    Attributes:
-        order_at: Orders are handled by arrival slot ``s = 0, 1, ...``; ``order_at[s]`` is the
-            admitted index.
-        sell_tag: A sell's tag, ``-1`` for buys.
-        sell_price: A sell's limit price, ``0`` for buys.
-        leg_start: A buy's legs are ``book.leg_tag/leg_price[leg_start[order]:leg_start[order +
-            1]]``, already in its tag order (legs are grouped by order, so one order's legs end
-            where the next one's start).
-    """
-
-    order_at: Int64Array
-    sell_tag: Int64Array
-    sell_price: Int64Array
-    leg_start: Int64Array
-
-    @classmethod
-    def of(cls, book: Book) -> _Columns:
-        n = book.n_orders
-        sell_tag = np.empty(n, dtype=np.int64)
-        sell_tag.fill(-1)
-        sell_tag[book.sell_order] = book.sell_tag
-        sell_price = np.zeros(n, dtype=np.int64)
-        sell_price[book.sell_order] = book.sell_price
-        return cls(
-            order_at=book.arrival.argsort(kind="stable").astype(np.int64, copy=False),
-            sell_tag=sell_tag,
-            sell_price=sell_price,
-            leg_start=book.leg_order.searchsorted(np.arange(n + 1, dtype=np.int64)).astype(
-                np.int64, copy=False
-            ),
-        )
-
-
 def match_python(book: Book) -> Matches:
     """The matching loop in plain Python: the reference the compiled kernel is tested against.
 
     :meth:`ContinuousDoubleAuction.match` runs it only where numba cannot be imported or after
     :func:`use_python`. See the module docstring for the rules.
     """
+    n = book.n_orders
     n_tags = len(book.tags)
-    columns = _Columns.of(book)
     remaining = book.quantity.tolist()
-    order_at = columns.order_at.tolist()
-    leg_start = columns.leg_start.tolist()
+    # Orders are handled by arrival slot s = 0, 1, ...; order_at[s] is the admitted index.
+    order_at = book.arrival.argsort(kind="stable").tolist()
+    # Per order, flat: a sell's tag (-1 for buys) and price; a buy's legs are
+    # leg_tag/leg_price[leg_start[order]:leg_start[order + 1]], already in its tag order
+    # (legs are grouped by order, so one order's legs end where the next one's start).
+    tag_of = np.empty(n, dtype=np.int64)
+    tag_of.fill(-1)
+    tag_of[book.sell_order] = book.sell_tag
+    price_of = np.zeros(n, dtype=np.int64)
+    price_of[book.sell_order] = book.sell_price
+    leg_start = book.leg_order.searchsorted(np.arange(n + 1, dtype=np.int64)).tolist()
     leg_tag = book.leg_tag.tolist()
     leg_price = book.leg_price.tolist()
-    sell_tag_of = columns.sell_tag.tolist()
-    sell_price_of = columns.sell_price.tolist()
+    sell_tag_of = tag_of.tolist()
+    sell_price_of = price_of.tolist()
 
     # Heap entries are single ints that sort like (price, slot) for asks and
     # (-price, slot) for bids: cheaper to compare and store than tuples.

@@ -11,6 +11,7 @@ time priority among equal prices), and ``exchange.clear`` must give the same byt
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -274,6 +275,22 @@ def test_limits_of_the_key_packing() -> None:
         (3, 2, BATTERY, q - 1, top),
         (3, 4, BATTERY, 1, top),
     ]
+
+
+@pytest.mark.parametrize(
+    "arrival",
+    [
+        [4, 0, 2, 3, 1],  # a permutation: the counting pass
+        [900, 7, 60, 8, 1_000_000],  # sparse ranks: sorted instead
+        [3, 1, 3, 0, 1],  # repeated ranks (no Book has them): sorted stably, as the reference
+    ],
+)
+def test_arrival_order_however_the_ranks_look(arrival: list[int]) -> None:
+    book = book_in_arrival_order(
+        [(3, PV, 2), (2, [(PV, 5)]), (2, PV, 1), (4, [(PV, 3), (BATTERY, 1)]), (1, BATTERY, 0)]
+    )
+    book = dataclasses.replace(book, arrival=np.asarray(arrival, dtype=np.int64))
+    assert check_same(book)
 
 
 @pytest.mark.parametrize(
