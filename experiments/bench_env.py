@@ -42,11 +42,19 @@ def main() -> None:
         f"demonstration step: clearing {shares['market']:.0%}, "
         f"ledger block {shares['ledger']:.0%}, rest {shares['rest']:.0%}"
     )
-    floor = figures["demo_hash_floor_agent_steps_per_s"]
+    for what, key in (
+        ("ledger hashing as appended", "hash_floor"),
+        ("SHA-256 at peak", "sha256_peak_floor"),
+    ):
+        demo = figures[f"higashifuji_demo_{key}_slots_per_s"]
+        print(
+            f"{what}: at most {demo * 30:,.0f} agent-steps/s ({demo * 30 / null:.2%} of null); "
+            f"homes_20000 at most {figures[f'homes_20000_{key}_slots_per_s']:,.1f} slots/s"
+        )
     print(
-        f"ledger hashing alone ({figures['demo_hashes_per_slot']:.0f} SHA-256 per demo slot): "
-        f"at most {floor:,.0f} agent-steps/s ({floor / null:.2%} of null); homes_20000 at most "
-        f"{figures['homes_20000_hash_floor_slots_per_s']:,.1f} slots/s"
+        f"(a demo slot: {figures['demo_hashes_per_slot']:.0f} SHA-256, "
+        f"{figures['demo_sha256_compressions_per_slot']:.0f} compressions; hashing backend: "
+        f"{figures['hash_backend']}; SHA-256 peak {figures['sha256_peak_mb_per_s']:,.0f} MB/s)"
     )
 
 

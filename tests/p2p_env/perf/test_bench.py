@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -46,23 +47,37 @@ def test_bench_quick_json_has_every_key(tmp_path: Path) -> None:
     assert sum(shares.values()) == pytest.approx(1.0)
     # The hashing floor: the records' leaves, the tree's interior nodes, header and params.
     assert figures["demo_hashes_per_slot"] > 2 * 30  # at least a settlement per agent, hashed
+    assert figures["demo_sha256_compressions_per_slot"] > figures["demo_hashes_per_slot"]
+    assert figures["hash_backend"] == "openssl (compiled)"
     for name in ("higashifuji_demo", "homes_200", "homes_2000", "homes_20000"):
         assert figures[f"{name}_hash_floor_slots_per_s"] > 0
+        assert figures[f"{name}_sha256_peak_floor_slots_per_s"] > 0
     assert figures["homes_20000_brief_infos_slots_per_s"] > 0
 
 
 def test_hash_floor_counts_every_hash_of_a_block() -> None:
     from ledger import Ledger
-    from p2p_env.benchmark import ledger_hash_floor
+    from p2p_env.benchmark import ledger_hash_floor, sha256_seconds_per_compression
 
     ledger = Ledger.in_memory()
     order = {"id": "a", "agent": "home_00", "side": "buy"}
     ledger.append_block(1, {"p": 1}, orders=[order])
     ledger.append_block(2, {"p": 1}, orders=[order, {**order, "id": "b"}])
-    hashes, seconds = ledger_hash_floor(ledger)
+    floor = ledger_hash_floor(ledger)
     # Blocks of 1 and 2 records: leaves + interior nodes + header + params = 3 and 5 hashes.
-    assert hashes == pytest.approx((3 + 5) / 2)
-    assert seconds > 0
+    assert floor["hashes"] == pytest.approx((3 + 5) / 2)
+    assert floor["seconds"] > 0
+    # SHA-256 pads a message of L bytes to whole 64-byte blocks: ceil((L + 9) / 64).
+    sizes = [[len(r) for r in ledger.store.records(h) or []] for h in (0, 1)]
+    header = len(ledger.store.header(1))
+    expected = [
+        sum(math.ceil((1 + n + 9) / 64) for n in block)  # leaves, 0x00 || record
+        + 2 * (len(block) - 1)  # interior nodes, 65 bytes: two blocks each
+        + 2 * math.ceil((header + 9) / 64)  # header and params
+        for block in sizes
+    ]
+    assert floor["sha_blocks"] == pytest.approx(sum(expected) / 2)
+    assert sha256_seconds_per_compression(size=1 << 16, repeats=2) > 0
     with pytest.raises(ValueError, match="keeps its records"):
         ledger_hash_floor(Ledger.in_memory(keep_records=False))
 
