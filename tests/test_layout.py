@@ -92,14 +92,35 @@ def test_pure_libraries_import_nothing_heavy(package: str) -> None:
         "pydantic",
         "p2p_env",
         "agents",
+        "numba",
     ]
+    # The compiled kernels (private modules named ``_*_kernel``) bring numba, which loads
+    # scipy; they are imported only when a kernel first runs, and checked below.
     code = (
         f"import sys, importlib, pkgutil; import {package}\n"
         f"for m in pkgutil.walk_packages({package}.__path__, '{package}.'):\n"
-        "    importlib.import_module(m.name)\n"
+        "    if not m.name.rpartition('.')[2].endswith('_kernel'):\n"
+        "        importlib.import_module(m.name)\n"
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
     assert out == "[]", f"importing {package} loaded {out}"
+
+
+def test_kernels_import_only_numba_and_numpy() -> None:
+    """A compiled kernel's module is the one place numba enters the pure libraries."""
+    kernels = [p for package in ("exchange", "ledger") for p in _sources(package)]
+    kernels = [p for p in kernels if p.stem.startswith("_") and p.stem.endswith("_kernel")]
+    assert {p.stem for p in kernels} >= {"_sha_kernel", "_cda_kernel"}
+    for path in kernels:
+        package = path.relative_to(ROOT).parts[0]
+        used = _imports(path, module_level_only=False)
+        extra = used - {"__future__", "typing", "numba", "numpy", package}
+        assert not extra, f"{path.relative_to(ROOT)} imports {sorted(extra)}"
+    for path in (p for package in ("exchange", "ledger") for p in _sources(package)):
+        if path in kernels:
+            continue
+        # Elsewhere numba is never imported at module level (only inside the loaders).
+        assert "numba" not in _imports(path, module_level_only=True), path
