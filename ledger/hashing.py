@@ -207,21 +207,22 @@ def _load() -> _Kernels | None:
         return _kernels
     try:
         kernels = _compile()
+        # Prove the kernels on blocks of every shape class (1, 2, odd, even) before trusting
+        # them (this also compiles them, or loads numba's cache, now rather than mid-block).
+        for n in (1, 2, 3, 8):
+            block = [bytes([i]) * (i * 7) for i in range(n)]
+            groups = [(1, block[:1]), (2, block[1:])]
+            blob, leaves, root = _compiled_encode_block(kernels, 5, groups)
+            if _compiled_leaves_and_root(kernels, block) != python_leaves_and_root(block) or (
+                blob.tolist(),
+                leaves,
+                root,
+            ) != python_encode_block(5, groups):
+                _kernels, _backend = None, "hashlib (compiled path gave different hashes)"
+                return None
     except Exception as exc:  # any failure means: use hashlib, and say why
-        _kernels, _backend = None, f"hashlib (compiled path unavailable: {exc})"
+        _kernels, _backend = None, f"hashlib (compiled path unavailable: {exc!r})"
         return None
-    # Prove the kernels on blocks of every shape class (1, 2, odd, even) before trusting them.
-    for n in (1, 2, 3, 8):
-        block = [bytes([i]) * (i * 7) for i in range(n)]
-        groups = [(1, block[:1]), (2, block[1:])]
-        blob, leaves, root = _compiled_encode_block(kernels, 5, groups)
-        if _compiled_leaves_and_root(kernels, block) != python_leaves_and_root(block) or (
-            blob.tolist(),
-            leaves,
-            root,
-        ) != python_encode_block(5, groups):
-            _kernels, _backend = None, "hashlib (compiled path gave different hashes)"
-            return None
     _kernels, _backend = kernels, "openssl (compiled)"
     return kernels
 

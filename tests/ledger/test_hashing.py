@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -140,3 +144,18 @@ def test_ledgers_appended_encoded_either_way_are_identical() -> None:
     for height in range(len(compiled)):
         assert compiled.store.records(height) == reference.store.records(height)
         assert compiled.store.leaves(height) == reference.store.leaves(height)
+
+
+def test_without_the_compiler_the_same_ledger_in_another_process() -> None:
+    # NUMBA_DISABLE_JIT makes the kernels plain Python, which cannot call OpenSSL: the
+    # ledger must say so and fall back to hashlib, with the same bytes.
+    code = (
+        "from ledger_synthetic import build\n"
+        "from ledger import hashing\n"
+        "print(hashing.backend().split(' ')[0], build(6, seed=2).head_hash.hex())"
+    )
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "PYTHONPATH": str(Path(__file__).parent)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    ).stdout.split()
+    assert out == ["hashlib", build(6, seed=2).head_hash.hex()]
