@@ -35,15 +35,28 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from exchange.book import book_from_arrays
-from exchange.clearing import match_book, tag_prices
+from exchange.book import arrival_ranks, book_from_arrays
+from exchange.clearing import INT64_SAFE_TOTAL, match_book, tag_prices
 from exchange.orders import Order
 from exchange.params import ClearingParams
 from exchange.results import ClearingResult, Trade, Unfilled
-from exchange.units import MAX_QUANTITY_WH, Int64Array, money_array
+from exchange.units import (
+    MAX_PRICE_TICKS,
+    MAX_QUANTITY_WH,
+    MONEY_DIVISOR,
+    Int64Array,
+    money_array,
+)
 from exchange.validation import Rejection, check_order
 
 BoolArray = npt.NDArray[np.bool_]
+ObjectArray = npt.NDArray[np.object_]
+
+_INT64 = np.dtype(np.int64)
+_BOOL = np.dtype(np.bool_)
+# What the slot kernel returns when every order was admitted (its _cda_kernel.SLOT_OK; kept
+# here too so that importing this module does not import numba).
+_SLOT_OK = 0
 
 
 def _json_text(value: str) -> str:
@@ -102,6 +115,11 @@ class ArrayExchange:
     """:meth:`orders_json` encodes up to this many rows in one pass in row order, more per
     side from columns (the same bytes; tests force each path)."""
 
+    compiled: bool = True
+    """Clear the usual slot (``cda``, every order admitted, no ``accepts``) in one compiled
+    call (:func:`exchange.mechanisms._cda_kernel.clear_slot`) where numba imports; ``False``
+    always takes the array passes (the reference the compiled slot is tested against)."""
+
     def __init__(self, params: ClearingParams, agents: Sequence[str]) -> None:
         names = tuple(agents)
         for name in names:
@@ -144,6 +162,28 @@ class ArrayExchange:
         )
         price_fields = ",".join(self._tag_text[c].replace("%", "%%") + ":%d" for c in sorted_codes)
         self._buy_tail = '"prices":{' + price_fields + '},"quantity_wh":%d,"side":"buy"}'
+        self._all_sorted_codes = np.asarray(sorted_codes, dtype=np.int64)
+        # The compiled slot's JSON: each record is a few of these bytes fragments (chosen by
+        # the codes the kernel writes), all records joined into one bytes %-format, each
+        # starting with a newline (which canonical JSON never holds unescaped), so that one
+        # format and one split give every record. The id suffix changes per slot: a NUL byte (never
+        # unescaped in canonical JSON either) stands for it and is replaced after formatting.
+        name_bytes = [n.replace("%", "%%").encode("utf-8") for n in self._name_text]
+        tag_bytes = [t.replace("%", "%%").encode("utf-8") for t in self._tag_text]
+        self._order_fragments = _objects(
+            [b'\n{"agent":"' + n + b'","id":"' + n + b'\x00",' for n in name_bytes]
+            + [self._buy_tail.encode("utf-8")]
+            + [b'"price":%d,"quantity_wh":%d,"side":"sell","tag":' + t + b"}" for t in tag_bytes]
+        )
+        self._trade_fragments = _objects(
+            [b'\n{"amount":%d,"buy":"']
+            + [
+                n + b'\x00","buyer":"' + n + b'","price":%d,"quantity_wh":%d,"sell":"'
+                for n in name_bytes
+            ]
+            + [n + b'\x00","seller":"' + n + b'","tag":' for n in name_bytes]
+            + [t + b"}" for t in tag_bytes]
+        )
 
     def with_seed(self, seed: int) -> ClearingParams:
         """The parameters with ``seed``: a copy of the validated ones, without validating the
@@ -176,6 +216,95 @@ class ArrayExchange:
             ValueError: On malformed columns, or admitted quantities over 2**62 Wh in total.
         """
         params = self.params if seed is None else self.with_seed(seed)
+        if self.compiled and orders.accepts is None and params.mechanism == "cda":
+            cleared = self._clear_compiled(orders, params)
+            if cleared is not None:
+                return cleared
+        return self._clear_arrays(orders, params)
+
+    def _clear_compiled(self, orders: OrderArrays, params: ClearingParams) -> ArrayClearing | None:
+        """The usual slot in one compiled call; ``None`` where it must go the reference way
+        (numba missing, columns of other types or shapes, an order to reject, int64 bounds)."""
+        # Imported here: the mechanisms register on import in the registry's order.
+        from exchange.mechanisms.cda import slot_kernel
+
+        kernel = slot_kernel()
+        if kernel is None:
+            return None
+        agent, is_buy, quantity = orders.agent, orders.is_buy, orders.quantity_wh
+        prices, sell_tag, sell_price = orders.prices, orders.sell_tag, orders.sell_price
+        n = agent.shape[0]
+        # The kernel reads without bounds checks: only columns of exactly the declared types
+        # and shapes go in (anything else is checked, and refused, by the reference path).
+        if not (
+            agent.dtype is _INT64
+            and is_buy.dtype is _BOOL
+            and quantity.dtype is _INT64
+            and prices.dtype is _INT64
+            and sell_tag.dtype is _INT64
+            and sell_price.dtype is _INT64
+            and agent.shape == is_buy.shape == quantity.shape == sell_tag.shape == sell_price.shape
+            and prices.shape == (n, len(self.tags))
+        ):
+            return None
+        (
+            status,
+            trades,
+            clearing_prices,
+            volume,
+            totals,
+            by_tag,
+            order_codes,
+            order_values,
+            trade_codes,
+            trade_values,
+        ) = kernel(
+            agent,
+            is_buy,
+            quantity,
+            prices,
+            sell_tag,
+            sell_price,
+            arrival_ranks(n, params.seed),
+            self._allowed,
+            self._agent_ok,
+            self._all_sorted_codes,
+            params.price_min,
+            params.price_max,
+            MAX_QUANTITY_WH,
+            INT64_SAFE_TOTAL,
+            params.tag_order == "price",
+            MAX_PRICE_TICKS,
+            MONEY_DIVISOR,
+        )
+        if status != _SLOT_OK:
+            return None
+        return ArrayClearing(
+            exchange=self,
+            params=params,
+            orders=orders,
+            admitted=np.arange(n, dtype=np.int64),
+            rejected=(),
+            buy_position=trades[0],
+            sell_position=trades[1],
+            buyer=trades[2],
+            seller=trades[3],
+            tag=trades[4],
+            quantity_wh=trades[5],
+            price=trades[6],
+            amount=trades[7],
+            clearing_prices=clearing_prices,
+            volume_wh=volume,
+            _cache={
+                "totals": (totals[0], totals[1], totals[2], totals[3], by_tag),
+                "orders_json": (order_codes, order_values),
+                "trades_json": (trade_codes, trade_values),
+            },
+        )
+
+    def _clear_arrays(self, orders: OrderArrays, params: ClearingParams) -> ArrayClearing:
+        """:meth:`clear` by array passes, a :class:`~exchange.book.Book` and the registered
+        mechanism: any slot, and the reference the compiled slot is tested against."""
         self._check_shapes(orders)
         agent, is_buy, quantity = orders.agent, orders.is_buy, orders.quantity_wh
         prices, sell_price = orders.prices, orders.sell_price
@@ -542,9 +671,45 @@ class ArrayClearing:
         """``ClearingResult.to_dict()["trades"]``: each trade's ``to_dict()``."""
         return [t.to_dict() for t in self.trades()]
 
+    def totals(self) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array]:
+        """Per agent of :attr:`ArrayExchange.agents`: Wh bought, Wh sold, money paid, money
+        received, and ``agents x tags`` Wh bought per tag code (int64 arrays)."""
+        if "totals" not in self._cache:
+            exchange = self.exchange
+            n, n_tags = len(exchange.agents), len(exchange.tags)
+            buyer, seller, quantity, amount = self.buyer, self.seller, self.quantity_wh, self.amount
+            bought = np.zeros(n, np.int64)
+            sold = np.zeros(n, np.int64)
+            paid = np.zeros(n, np.int64)
+            received = np.zeros(n, np.int64)
+            by_tag = np.zeros((n, n_tags), np.int64)
+            if quantity.shape[0]:
+                np.add.at(bought, buyer, quantity)
+                np.add.at(paid, buyer, amount)
+                np.add.at(sold, seller, quantity)
+                np.add.at(received, seller, amount)
+                np.add.at(by_tag, (buyer, self.tag), quantity)
+            self._cache["totals"] = (bought, sold, paid, received, by_tag)
+        totals: tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array]
+        totals = self._cache["totals"]
+        return totals
+
+    def orders_json(self) -> list[bytes]:
+        """:meth:`ArrayExchange.orders_json` of the submitted orders (from the compiled
+        slot's codes and values where it ran: the same bytes)."""
+        parts = self._cache.get("orders_json")
+        if parts is None:
+            return self.exchange.orders_json(self.orders)
+        codes, values = parts
+        return _render(self.exchange._order_fragments, codes, values, self.orders.id_suffix)
+
     def trades_json(self) -> list[bytes]:
         """Canonical JSON of :meth:`trade_records` (sorted keys, no spaces), from one
         %-format template: byte for byte what the ledger's canonical encoders write."""
+        parts = self._cache.get("trades_json")
+        if parts is not None:
+            codes, values = parts
+            return _render(self.exchange._trade_fragments, codes, values, self.orders.id_suffix)
         suffix = _json_text(self.orders.id_suffix).replace("%", "%%")
         template = (
             '{"amount":%d,"buy":"%s' + suffix + '","buyer":"%s","price":%d,"quantity_wh":%d,'
@@ -593,6 +758,28 @@ class ArrayClearing:
             rejected=self.rejected,
             unfilled=self.unfilled(),
         )
+
+
+def _objects(items: Sequence[bytes]) -> ObjectArray:
+    """``items`` as a 1-d object array (one fancy index picks many of them)."""
+    array = np.empty(len(items), dtype=object)
+    array[:] = items
+    return array
+
+
+def _render(
+    fragments: ObjectArray, codes: Int64Array, values: Int64Array, suffix: str
+) -> list[bytes]:
+    """Records from fragments: ``fragments[codes]`` joined are one bytes %-format of all the
+    records (each starting with a newline), ``values`` its integers, a NUL byte the id suffix
+    (see :class:`ArrayExchange`)."""
+    if not codes.shape[0]:
+        return []
+    text = b"".join(fragments[codes].tolist()) % tuple(values.tolist())
+    text = text.replace(b"\x00", _json_text(suffix).encode("utf-8"))
+    records = text.split(b"\n")
+    del records[0]  # before the first record's newline
+    return records
 
 
 def clear_arrays(

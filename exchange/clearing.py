@@ -22,7 +22,8 @@ from exchange.results import ClearingResult, Trade, Unfilled
 from exchange.units import MAX_QUANTITY_WH, Int64Array, money_array, round_half_even_div
 from exchange.validation import Rejection, validate
 
-_INT64_SAFE_TOTAL = 2**62
+INT64_SAFE_TOTAL = 2**62
+"""The admitted orders of one clearing may hold at most this many Wh together."""
 
 
 def clear(orders: Iterable[Order], params: ClearingParams) -> ClearingResult:
@@ -60,7 +61,7 @@ def match_book(book: Book, mechanism: str) -> Matches:
     # Validated quantities are at most MAX_QUANTITY_WH each: only millions of orders can reach
     # the bound, so the exact sum is needed only then.
     n = book.n_orders
-    if n * MAX_QUANTITY_WH > _INT64_SAFE_TOTAL and sum(book.quantity.tolist()) > _INT64_SAFE_TOTAL:
+    if n * MAX_QUANTITY_WH > INT64_SAFE_TOTAL and sum(book.quantity.tolist()) > INT64_SAFE_TOTAL:
         raise ValueError("the admitted orders together exceed 2**62 Wh; split the order set")
     return get_mechanism(mechanism).match(book)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -75,6 +75,7 @@ _A = Int64Array
 # The kernel's signature: eight of the book's arrays, the tag count and the price ceiling.
 _KernelFn = Callable[[_A, _A, _A, _A, _A, _A, _A, _A, int, int], tuple[_A, _A, _A, _A, _A]]
 _kernel_fn: _KernelFn | None = None
+_slot_fn: Callable[..., tuple[Any, ...]] | None = None
 _kernel_tried = False
 _python_forced = False
 
@@ -82,18 +83,28 @@ _python_forced = False
 def _kernel() -> _KernelFn | None:
     """The compiled matching loop; ``None`` where numba is not installed or :func:`use_python`
     forced the Python loop. numba is imported on the first call only."""
-    global _kernel_fn, _kernel_tried
+    global _kernel_fn, _slot_fn, _kernel_tried
     if _python_forced:
         return None
     if not _kernel_tried:
         _kernel_tried = True
         try:
-            from exchange.mechanisms._cda_kernel import match_orders
+            from exchange.mechanisms._cda_kernel import clear_slot, match_orders
         except ImportError:  # numba missing: the Python loop gives the same trades, slower
             pass
         else:
             _kernel_fn = match_orders
+            _slot_fn = clear_slot
     return _kernel_fn
+
+
+def slot_kernel() -> Callable[..., tuple[Any, ...]] | None:
+    """The compiled whole-slot clearing (:func:`exchange.mechanisms._cda_kernel.clear_slot`)
+    that :meth:`exchange.arrays.ArrayExchange.clear` runs when every order is admitted;
+    ``None`` where numba is not installed or :func:`use_python` forced the Python loop (the
+    slot then goes the reference way: array passes, :class:`~exchange.book.Book`, this
+    mechanism)."""
+    return None if _kernel() is None else _slot_fn
 
 
 def use_python(python: bool = True) -> None:

@@ -239,27 +239,14 @@ class ExchangeMarket:
         """Clear the slot and sum the trades per agent and tag (numpy over the trades)."""
         orders = self.order_arrays(slot, decoded)
         cleared = self.exchange.clear(orders, self.seed_for(slot))
-        n = self.community.n_agents
-        buyer, seller, tag = cleared.buyer, cleared.seller, cleared.tag
-        quantity, amount = cleared.quantity_wh, cleared.amount
-        bought = np.zeros(n, np.int64)
-        sold = np.zeros(n, np.int64)
-        paid = np.zeros(n, np.int64)
-        received = np.zeros(n, np.int64)
-        by_tag = np.zeros((n, len(self.tags)), np.int64)
-        if quantity.shape[0]:
-            np.add.at(bought, buyer, quantity)
-            np.add.at(paid, buyer, amount)
-            np.add.at(sold, seller, quantity)
-            np.add.at(received, seller, amount)
-            np.add.at(by_tag, (buyer, tag), quantity)
+        bought, sold, paid, received, by_tag = cleared.totals()
         trades = tuple(
             zip(
-                buyer.tolist(),
-                seller.tolist(),
-                tag.tolist(),
-                quantity.tolist(),
-                amount.tolist(),
+                cleared.buyer.tolist(),
+                cleared.seller.tolist(),
+                cleared.tag.tolist(),
+                cleared.quantity_wh.tolist(),
+                cleared.amount.tolist(),
                 strict=True,
             )
         )
@@ -277,7 +264,7 @@ class ExchangeMarket:
             trades=trades,
             encoded=EncodedRecords(
                 params_json=self._params_template.encode((cleared.params.seed,)),
-                orders=self.exchange.orders_json(orders),
+                orders=cleared.orders_json(),
                 trades=cleared.trades_json(),
             ),
         )

@@ -4,13 +4,18 @@ the checked canonical encoder (``ExchangeMarket.reference_outcome``)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from exchange import available_mechanisms
+import p2p_env
+from exchange import ArrayExchange, available_mechanisms
 from ledger.canonical import canonical_json
 from p2p_env.config import load_config
 from p2p_env.sim.actions import BUY, SELL, DecodedActions, action_size, decode
@@ -181,3 +186,49 @@ def test_order_arrays_are_the_orders() -> None:
     assert orders.n_orders == int(np.count_nonzero(decoded.side))
     assert s.market.exchange.orders(orders) == s.market.orders(8, decoded)
     assert set(decoded.side[orders.agent].tolist()) <= {BUY, SELL}
+
+
+def test_episode_equal_with_and_without_the_compiled_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole episode (demonstration community, one day, random actions with NaN, inf and
+    out-of-range values) gives the same observations, rewards, infos and ledger head whether
+    the usual slot is cleared by the compiled kernel or by the array passes."""
+    compiled_slots = 0
+    clear_compiled = ArrayExchange._clear_compiled
+
+    def counting(self: ArrayExchange, *args: Any) -> Any:
+        nonlocal compiled_slots
+        cleared = clear_compiled(self, *args)
+        compiled_slots += cleared is not None
+        return cleared
+
+    monkeypatch.setattr(ArrayExchange, "_clear_compiled", counting)
+
+    def run(compiled: bool) -> tuple[str, str]:
+        env = p2p_env.parallel_env(config="higashifuji_demo", seed=3)
+        market = env.unwrapped.sim.market
+        assert isinstance(market, ExchangeMarket)
+        market.exchange.compiled = compiled
+        obs, _ = env.reset(seed=3)
+        rng = np.random.default_rng(11)
+        digest = hashlib.sha256()
+        while env.agents:
+            actions = {}
+            for agent in env.agents:
+                action = rng.uniform(-1.3, 1.3, env.action_space(agent).shape)
+                if rng.random() < 0.03:
+                    action[0] = np.nan if rng.random() < 0.5 else np.inf
+                actions[agent] = action.astype(np.float32)
+            obs, rewards, _, _, infos = env.step(actions)
+            for agent in sorted(obs):
+                digest.update(obs[agent].tobytes())
+                digest.update(repr(rewards[agent]).encode())
+                digest.update(json.dumps(infos[agent], sort_keys=True, default=repr).encode())
+        head = env.unwrapped.sim.recorder.head_hash
+        env.close()
+        return digest.hexdigest(), head
+
+    compiled = run(True)
+    assert compiled_slots >= 40  # nearly every slot of the day went the compiled way
+    compiled_slots = 0
+    assert run(False) == compiled
+    assert compiled_slots == 0

@@ -1,0 +1,262 @@
+"""The compiled slot (``_cda_kernel.clear_slot``) equals the array passes it replaces.
+
+:meth:`exchange.ArrayExchange.clear` clears the usual slot (``cda``, every order admitted, no
+``accepts`` matrix) in one compiled call; ``ArrayExchange.compiled = False`` takes the array
+passes, a :class:`~exchange.book.Book` and the mechanism instead: the reference. Both must give
+the same columns, prices, volumes, per-agent totals, records and canonical bytes on every order
+set, and every slot the kernel refuses (something to reject, a malformed column, a sum beyond
+int64) must still come out of the reference path, with the same result or the same error.
+The draws favour what the kernel does by itself: ties (few prices), one to five tags in any
+order, both tag-order rules, values at the limits of the units, awkward names and id suffixes
+(JSON escapes, ``%``, non-ASCII: the records are %-formats).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exchange import ArrayClearing, ArrayExchange, ClearingParams, OrderArrays, agent_tags, clear
+from exchange.mechanisms import cda
+from exchange.units import MAX_PRICE_TICKS, MAX_QUANTITY_WH
+from ledger.canonical import canonical_json
+
+ALL_TAGS = ("pv", "battery", "phv", "wind", "hydro")
+NAMES = ('h"q\\', "b%d", "家2", "a\u2028", *(f"a{i}" for i in range(30)))
+SUFFIXES = ("", "@0", "@17", "@%s", '@"é\n')
+
+
+@pytest.fixture(autouse=True)
+def _compiled() -> Iterator[None]:
+    # Without numba both sides would run the array passes and no comparison could fail.
+    assert cda.backend() == "numba"
+    yield
+    cda.use_python(False)
+
+
+@dataclass
+class Slot:
+    params: ClearingParams
+    agents: tuple[str, ...]
+    orders: OrderArrays
+
+
+@st.composite
+def slots(draw: st.DrawFn, max_orders: int = 30, admitted: bool = True) -> Slot:
+    """An order set; with ``admitted`` every order passes validation (the compiled path)."""
+    n_tags = draw(st.integers(1, len(ALL_TAGS)))
+    tags = tuple(draw(st.permutations(ALL_TAGS))[:n_tags])
+    n_agents = draw(st.integers(1, len(NAMES)))
+    agents = tuple(draw(st.permutations(NAMES))[:n_agents])
+    huge = draw(st.integers(0, 9)) == 0  # quantities and prices at the limits of the units
+    lo, hi = (0, MAX_PRICE_TICKS) if huge else (draw(st.integers(0, 3)), draw(st.integers(4, 9)))
+    table = None
+    if draw(st.booleans()):
+        table = agent_tags(dict.fromkeys(agents, tags))
+    params = ClearingParams(
+        mechanism="cda",
+        price_min=lo,
+        price_max=hi,
+        tags=tags,
+        tag_order=draw(st.sampled_from(("price", "config"))),
+        seed=draw(st.integers(0, 2**64 - 1)),
+        agents=table,
+    )
+    n = draw(st.integers(0, min(max_orders, n_agents)))
+    agent = np.asarray(draw(st.permutations(range(n_agents)))[:n], dtype=np.int64)
+    one_side = {0: True, 1: False}.get(draw(st.integers(0, 5)))  # sometimes one side only
+    if one_side is None:
+        is_buy = np.asarray(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    else:
+        is_buy = np.full(n, one_side, dtype=bool)
+    top_q = MAX_QUANTITY_WH if huge else 40
+    quantity = st.integers(1, top_q) | st.sampled_from((1, top_q))
+    price = st.integers(lo, hi) | st.sampled_from((lo, hi))
+    quantities = [draw(quantity) for _ in range(n)]
+    prices = [[draw(price) for _ in tags] for _ in range(n)]
+    sell_price = [draw(price) for _ in range(n)]
+    if not admitted and n:  # one rule broken on one row: the reference path's business
+        row = draw(st.integers(0, n - 1))
+        broken = draw(st.sampled_from(("zero", "negative", "too_large", "low", "high", "twice")))
+        if broken in ("zero", "negative", "too_large"):
+            quantities[row] = {"zero": 0, "negative": -3, "too_large": MAX_QUANTITY_WH + 1}[broken]
+        elif broken == "twice":
+            agent[row] = agent[(row + 1) % n]
+        else:
+            bad = lo - 1 if broken == "low" else hi + 1
+            if is_buy[row]:
+                prices[row][draw(st.integers(0, n_tags - 1))] = bad
+            else:
+                sell_price[row] = bad
+    orders = OrderArrays(
+        agent=agent,
+        is_buy=is_buy,
+        quantity_wh=np.asarray(quantities, dtype=np.int64),
+        prices=np.asarray(prices, dtype=np.int64).reshape(n, n_tags),
+        sell_tag=np.asarray([draw(st.integers(0, n_tags - 1)) for _ in range(n)], dtype=np.int64),
+        sell_price=np.asarray(sell_price, dtype=np.int64),
+        id_suffix=draw(st.sampled_from(SUFFIXES)),
+    )
+    return Slot(params, agents, orders)
+
+
+def both(slot: Slot) -> tuple[ArrayClearing, ArrayClearing]:
+    """The slot cleared compiled and by the array passes."""
+    fast = ArrayExchange(slot.params, slot.agents)
+    reference = ArrayExchange(slot.params, slot.agents)
+    reference.compiled = False
+    return fast.clear(slot.orders), reference.clear(slot.orders)
+
+
+def ran_compiled(cleared: ArrayClearing) -> bool:
+    # The compiled slot leaves its JSON codes in the cache; the array passes never do.
+    return "trades_json" in cleared._cache
+
+
+def assert_same(got: ArrayClearing, expected: ArrayClearing) -> None:
+    columns = (
+        "admitted",
+        "buy_position",
+        "sell_position",
+        "buyer",
+        "seller",
+        "tag",
+        "quantity_wh",
+        "price",
+        "amount",
+        "clearing_prices",
+        "volume_wh",
+    )
+    for name in columns:
+        a, b = getattr(got, name), getattr(expected, name)
+        assert a.dtype == b.dtype == np.int64, name
+        assert a.shape == b.shape, name
+        assert np.array_equal(a, b), name
+    assert got.params == expected.params
+    assert got.rejected == expected.rejected
+    for a, b in zip(got.totals(), expected.totals(), strict=True):
+        assert a.dtype == b.dtype == np.int64
+        assert a.shape == b.shape
+        assert np.array_equal(a, b)
+    assert got.orders_json() == expected.orders_json()
+    assert got.trades_json() == expected.trades_json()
+    assert got.to_result() == expected.to_result()
+
+
+def check(slot: Slot) -> ArrayClearing:
+    got, expected = both(slot)
+    assert_same(got, expected)
+    # And the documented path, Order objects through exchange.clear.
+    exchange = ArrayExchange(slot.params, slot.agents)
+    result = clear(exchange.orders(slot.orders), slot.params)
+    assert got.to_result() == result
+    assert got.trades_json() == [canonical_json(t.to_dict()) for t in result.trades]
+    assert got.orders_json() == [canonical_json(o.to_dict()) for o in got.order_objects()]
+    return got
+
+
+@settings(max_examples=300, deadline=None)
+@given(slots())
+def test_compiled_slot_equals_reference(slot: Slot) -> None:
+    got = check(slot)
+    assert ran_compiled(got)  # every order admitted: the kernel must have cleared it
+
+
+@settings(max_examples=100, deadline=None)
+@given(slots(admitted=False))
+def test_slots_with_rejections_go_the_reference_way(slot: Slot) -> None:
+    got = check(slot)
+    assert ran_compiled(got) == (not got.rejected)
+
+
+def test_large_slot_equals_reference() -> None:
+    rng = np.random.default_rng(3)
+    n, tags = 3000, ("pv", "battery", "phv")
+    agents = tuple(f"home_{i:05d}" for i in range(n))
+    params = ClearingParams(mechanism="cda", price_min=0, price_max=5000, tags=tags, seed=11)
+    prices = rng.integers(1000, 3000, (n, 3)) // 50 * 50  # ties
+    orders = OrderArrays(
+        agent=rng.permutation(n).astype(np.int64),
+        is_buy=rng.random(n) < 0.5,
+        quantity_wh=rng.integers(1, 5000, n),
+        prices=prices,
+        sell_tag=rng.integers(0, 3, n),
+        sell_price=prices[:, 0].copy(),
+        id_suffix="@3",
+    )
+    got = check(Slot(params, agents, orders))
+    assert ran_compiled(got)
+    assert got.n_trades > 500
+
+
+def test_sums_beyond_int64_go_the_reference_way() -> None:
+    # Quantity x price summed per tag passes 2**63: tag_prices sums it in Python ints, so the
+    # kernel must hand the slot over rather than overflow.
+    n = 20
+    agents = tuple(f"a{i}" for i in range(n))
+    params = ClearingParams(mechanism="cda", price_min=0, price_max=MAX_PRICE_TICKS, tags=("pv",))
+    orders = OrderArrays(
+        agent=np.arange(n, dtype=np.int64),
+        is_buy=np.arange(n) % 2 == 0,
+        quantity_wh=np.full(n, MAX_QUANTITY_WH, dtype=np.int64),
+        prices=np.full((n, 1), MAX_PRICE_TICKS, dtype=np.int64),
+        sell_tag=np.zeros(n, dtype=np.int64),
+        sell_price=np.full(n, MAX_PRICE_TICKS, dtype=np.int64),
+        id_suffix="@1",
+    )
+    got = check(Slot(params, agents, orders))
+    assert not ran_compiled(got)
+    assert got.clearing_prices.tolist() == [MAX_PRICE_TICKS]
+    assert int(got.volume_wh[0]) * MAX_PRICE_TICKS >= 2**63
+
+
+def test_malformed_columns_raise_as_before() -> None:
+    params = ClearingParams(mechanism="cda", price_min=0, price_max=10, tags=("pv", "battery"))
+    agents = ("a0", "a1", "a2")
+    orders = OrderArrays(
+        agent=np.asarray([0, 1, 2], dtype=np.int64),
+        is_buy=np.asarray([True, False, True]),
+        quantity_wh=np.asarray([5, 7, 3], dtype=np.int64),
+        prices=np.asarray([[6, 4], [0, 0], [9, 1]], dtype=np.int64),
+        sell_tag=np.asarray([0, 1, 0], dtype=np.int64),
+        sell_price=np.asarray([0, 2, 0], dtype=np.int64),
+        id_suffix="@2",
+    )
+    assert ran_compiled(check(Slot(params, agents, orders)))
+    # Big-endian int64: another dtype object, not the kernel's input; the reference path
+    # refuses it as before.
+    exchange = ArrayExchange(params, agents)
+    with pytest.raises(ValueError, match="quantity_wh must be int64, got >i8"):
+        exchange.clear(replace(orders, quantity_wh=orders.quantity_wh.astype(">i8")))
+    # Malformed columns still raise the reference path's errors.
+    with pytest.raises(ValueError, match="agent must be a 1-d array of indices"):
+        exchange.clear(replace(orders, agent=np.asarray([0, 1, 3], dtype=np.int64)))
+    with pytest.raises(ValueError, match="sell_tag of a sell order must be a tag code"):
+        exchange.clear(replace(orders, sell_tag=np.asarray([0, 2, 0], dtype=np.int64)))
+    with pytest.raises(ValueError, match=r"prices has shape \(3, 3\)"):
+        exchange.clear(replace(orders, prices=np.zeros((3, 3), dtype=np.int64)))
+
+
+def test_use_python_turns_the_kernel_off() -> None:
+    params = ClearingParams(mechanism="cda", price_min=0, price_max=10, tags=("pv",))
+    orders = OrderArrays(
+        agent=np.asarray([0, 1], dtype=np.int64),
+        is_buy=np.asarray([True, False]),
+        quantity_wh=np.asarray([5, 7], dtype=np.int64),
+        prices=np.asarray([[6], [0]], dtype=np.int64),
+        sell_tag=np.asarray([0, 0], dtype=np.int64),
+        sell_price=np.asarray([0, 2], dtype=np.int64),
+    )
+    exchange = ArrayExchange(params, ("a0", "a1"))
+    cda.use_python()
+    python = exchange.clear(orders)
+    assert not ran_compiled(python)
+    cda.use_python(False)  # (the fixture does it too, should an assertion fail first)
+    compiled = exchange.clear(orders)
+    assert ran_compiled(compiled)
+    assert_same(compiled, python)
