@@ -25,6 +25,10 @@ _final: Any = types.ExternalFunction("SHA256_Final", types.int32(types.voidptr, 
 _memmove: Any = types.ExternalFunction(
     "memmove", types.voidptr(types.voidptr, types.voidptr, types.uintp)
 )
+# memchr's result is a pointer (0 when not found), taken as an integer address.
+_memchr: Any = types.ExternalFunction(
+    "memchr", types.int64(types.voidptr, types.int32, types.uintp)
+)
 
 
 SCRATCH_HEAD = 256
@@ -86,7 +90,7 @@ def block_kernel(buf: Any, offsets: Any, leaves: Any, root: Any, scratch: Any) -
 @numba.njit(cache=True, nogil=True)
 def encoded_block_kernel(
     bodies: Any,
-    body_offsets: Any,
+    counts: Any,
     kinds: Any,
     version: Any,
     height: Any,
@@ -95,43 +99,63 @@ def encoded_block_kernel(
     leaves: Any,
     root: Any,
     scratch: Any,
-) -> None:
+) -> bool:
     """A block's records from their bodies, with their leaf hashes and Merkle root.
 
-    Record ``i`` is its 14-byte envelope (``kinds[i]``, ``version``, ``height`` as 8 bytes and
-    ``i`` as 4 bytes, big-endian: ``ledger.records.ENVELOPE``) followed by body
-    ``bodies[body_offsets[i]:body_offsets[i + 1]]``; it is written to ``records`` (sized
-    ``14 n`` plus the bodies) at ``record_offsets[i]``, and its leaf hash is
-    ``SHA-256(0x00 || record)``. Buffers as in :func:`block_kernel` (``n >= 1``).
+    ``bodies`` are the block's bodies joined by newlines (canonical JSON has none): the first
+    ``counts[0]`` of kind ``kinds[0]``, then ``counts[1]`` of ``kinds[1]``, and so on.
+    Record ``i`` is its 14-byte envelope (kind, ``version``, ``height`` as 8 bytes and ``i`` as
+    4 bytes, big-endian: ``ledger.records.ENVELOPE``) followed by body ``i``; it is written to
+    ``records`` (``14 n`` plus the bodies' bytes) at ``record_offsets[i]``, and its leaf hash
+    is ``SHA-256(0x00 || record)``. Buffers as in :func:`block_kernel` (``n >= 1``).
+
+    Returns:
+        False, with nothing hashed, if the newlines do not split ``bodies`` into exactly
+        ``sum(counts)`` bodies (a body held a raw newline): the caller takes another path.
     """
-    n = body_offsets.shape[0] - 1
+    n = 0
+    for k in range(counts.shape[0]):
+        n += counts[k]
+    size = bodies.shape[0]
     source = np.int64(bodies.ctypes.data)
     target = np.int64(records.ctypes.data)
-    pos = 0
-    for i in range(n):
-        record_offsets[i] = pos
-        records[pos] = kinds[i]
-        records[pos + 1] = version
-        value = height
-        for j in range(9, 1, -1):
-            records[pos + j] = value & 0xFF
-            value >>= 8
-        value = i
-        for j in range(13, 9, -1):
-            records[pos + j] = value & 0xFF
-            value >>= 8
-        first = body_offsets[i]
-        size = body_offsets[i + 1] - first
-        _memmove(target + pos + 14, source + first, size)
-        pos += 14 + size
+    pos = 0  # in records
+    first = 0  # in bodies
+    i = 0
+    for group in range(counts.shape[0]):
+        kind = kinds[group]
+        for _ in range(counts[group]):
+            if first > size:  # fewer bodies than counted
+                return False
+            found = _memchr(source + first, 10, size - first)  # the next newline, 0 if none
+            last = size if found == 0 else found - source
+            if found == 0 and i != n - 1:
+                return False
+            if found != 0 and i == n - 1:  # a newline inside the last body
+                return False
+            record_offsets[i] = pos
+            records[pos] = kind
+            records[pos + 1] = version
+            value = height
+            for j in range(9, 1, -1):
+                records[pos + j] = value & 0xFF
+                value >>= 8
+            value = i
+            for j in range(13, 9, -1):
+                records[pos + j] = value & 0xFF
+                value >>= 8
+            _memmove(target + pos + 14, source + first, last - first)
+            pos += 14 + last - first
+            first = last + 1
+            i += 1
     record_offsets[n] = pos
     ctx = np.int64(scratch.ctypes.data) + 64
     zero = np.int64(scratch.ctypes.data) + 1
-    base = np.int64(records.ctypes.data)
     out = np.int64(leaves.ctypes.data)
     for i in range(n):
         _init(ctx)
         _update(ctx, zero, 1)
-        _update(ctx, base + record_offsets[i], record_offsets[i + 1] - record_offsets[i])
+        _update(ctx, target + record_offsets[i], record_offsets[i + 1] - record_offsets[i])
         _final(out + 32 * i, ctx)
     _tree(scratch, out, n, root)
+    return True
