@@ -3,15 +3,20 @@
 Writing a block hashes every record (``SHA-256(0x00 || record)``) and every interior node of the
 RFC 9162 tree over them (``SHA-256(0x01 || left || right)``): about two hashes a record. From
 Python each is a ``hashlib`` call of about 0.4 us, most of it the call, not the hashing (SHA-256
-itself runs at about 1.8 GB/s here). :func:`leaves_and_root` does the whole block in one compiled
-loop instead: a numba kernel that calls OpenSSL's ``SHA256_Init/Update/Final`` (the library
-CPython's ``hashlib`` uses) directly, with no Python object per hash.
+itself runs at about 1.8 GB/s here). The functions here do a whole block in one compiled loop
+instead: numba kernels (:mod:`ledger._sha_kernel`) that call OpenSSL's
+``SHA256_Init/Update/Final`` (the library CPython's ``hashlib`` uses) directly, with no Python
+object per hash:
+
+* :func:`leaves_and_root`: the leaf hashes and root of records (verification, ``append_block``);
+* :func:`encode_block`: a block's records from their bodies (envelope + body, written into one
+  :class:`~ledger.store.RecordBlob`) with their hashes and root (``Ledger.append_encoded``).
 
 The compiled path is used when numba imports and the process can load ``libcrypto`` with those
-symbols; otherwise :func:`leaves_and_root` falls back to ``hashlib``, the reference it is tested
-against (:func:`python_leaves_and_root`). Both give the same bytes; :func:`backend` says which one
-runs. The kernel is compiled once per machine and cached next to this file (numba's
-``cache=True``), so a new process only loads it.
+symbols; otherwise the functions fall back to ``hashlib``, the references they are tested against
+(:func:`python_leaves_and_root`, :func:`python_encode_block`). Both give the same bytes;
+:func:`backend` says which one runs. The kernels are compiled once per machine and cached next to
+their file (numba's ``cache=True``), so a new process only loads them.
 
 numba is imported only when the first block is hashed, so importing :mod:`ledger` stays light.
 """

@@ -173,3 +173,9 @@ def test_without_the_compiler_the_same_ledger_in_another_process() -> None:
         [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
     ).stdout.split()
     assert out == ["hashlib", build(6, seed=2).head_hash.hex()]
+
+
+def test_the_scratch_layout_is_the_kernels() -> None:
+    from ledger import _sha_kernel
+
+    assert hashing._SCRATCH_HEAD == _sha_kernel.SCRATCH_HEAD
