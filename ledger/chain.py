@@ -28,7 +28,7 @@ from ledger.block import GENESIS_PREV_HASH, BlockHeader, decode_header, encode_h
 from ledger.canonical import INT_MAX, canonical_json, sha256
 from ledger.certificates import CertificateBook
 from ledger.errors import CertificateError, LedgerError, RecordError
-from ledger.hashing import encode_block, leaves_and_root
+from ledger.hashing import Bodies, encode_block, leaves_and_root
 from ledger.merkle import (
     ConsistencyProof,
     InclusionProof,
@@ -251,10 +251,10 @@ class Ledger:
         slot: int,
         params_json: bytes,
         *,
-        orders: Sequence[bytes] = (),
-        trades: Sequence[bytes] = (),
-        settlements: Sequence[bytes] = (),
-        certificates: Sequence[bytes] = (),
+        orders: Bodies = (),
+        trades: Bodies = (),
+        settlements: Bodies = (),
+        certificates: Bodies = (),
         certificate_events: Sequence[Body] = (),
         start: str | None = None,
     ) -> BlockHeader:
@@ -274,6 +274,8 @@ class Ledger:
             trades: Canonical JSON of each trade body, in the exchange's order.
             settlements: Canonical JSON of each settlement body.
             certificates: Canonical JSON of each certificate event.
+                Each of the four may also come as one
+                :class:`~ledger.hashing.JoinedBodies` (the bodies joined by newlines).
             certificate_events: The same certificate events as mappings; needed (and checked)
                 only when this ledger checks certificates on append.
             start: ISO 8601 start of the slot, optional.

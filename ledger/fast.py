@@ -17,8 +17,13 @@ checked here; use the generic path for data from outside.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ledger.canonical import canonical_json
 from ledger.errors import CertificateError, RecordError
@@ -119,6 +124,7 @@ class RowTemplates:
         """The integer fields in canonical order: the order :meth:`encode_sorted` takes."""
         self.rows = len(templates)
         self._format = "\n".join(t._format for t in templates).encode("utf-8")
+        self._chunks: _Chunks | None = None  # for encode_joined, made on its first call
 
     def encode_sorted(self, values: Sequence[int]) -> list[bytes]:
         """Canonical JSON of each row.
@@ -139,6 +145,109 @@ class RowTemplates:
         if not self.rows:
             return []
         return (self._format % tuple(values)).split(b"\n")
+
+    def encode_joined(self, values: NDArray[np.int64]) -> bytes:
+        """Every row's canonical JSON joined by newlines, from a ``rows x fields`` int64 array
+        (fields in :attr:`sorted_fields` order): ``b"\\n".join(encode_sorted(values.ravel()))``.
+
+        Written by a compiled kernel (:mod:`ledger._format_kernel`) where numba runs, with no
+        Python int or bytes per value; else by the one %-format. The same bytes either way.
+
+        Raises:
+            RecordError: If ``values`` is not an int64 array of this table's shape.
+        """
+        shape = (self.rows, len(self.sorted_fields))
+        if not isinstance(values, np.ndarray) or values.dtype != np.int64 or values.shape != shape:
+            raise RecordError(
+                f"values must be an int64 array of shape {shape}, got "
+                f"{getattr(values, 'dtype', type(values).__name__)} "
+                f"{getattr(values, 'shape', '')}"
+            )
+        if not self.rows:
+            return b""
+        fill = _format_kernel()
+        if fill is None:
+            return self._format % tuple(values.ravel().tolist())
+        if self._chunks is None:
+            self._chunks = _Chunks.of(self._format)
+        chunks = self._chunks
+        out = np.empty(chunks.literal_bytes + 20 * values.size, dtype=np.uint8)
+        size = fill(chunks.data, chunks.starts, chunks.ids, values.ravel(), out)
+        return out[:size].tobytes()
+
+
+@dataclass(frozen=True)
+class _Chunks:
+    """A ``%d``-only format as literal chunks: chunk ``ids[0]``, a value, chunk ``ids[1]``, ...
+    with the distinct chunks stored once in ``data`` (chunk ``c`` at ``starts[c]:starts[c + 1]``).
+    """
+
+    data: NDArray[np.uint8]
+    starts: NDArray[np.int64]
+    ids: NDArray[np.int64]
+    literal_bytes: int
+
+    @classmethod
+    def of(cls, fmt: bytes) -> _Chunks:
+        # re.split with a group keeps the directives: literal, "d" or "%", literal, ...
+        pieces = re.split(rb"%(%|d)", fmt)
+        chunks: list[bytes] = []
+        current = [pieces[0]]
+        for directive, literal in zip(pieces[1::2], pieces[2::2], strict=True):
+            if directive == b"%":  # an escaped "%" is part of the literal
+                current += [b"%", literal]
+            else:
+                chunks.append(b"".join(current))
+                current = [literal]
+        chunks.append(b"".join(current))
+        table: dict[bytes, int] = {}
+        ids = np.array([table.setdefault(c, len(table)) for c in chunks], dtype=np.int64)
+        distinct = list(table)  # in id order
+        starts = np.zeros(len(distinct) + 1, dtype=np.int64)
+        np.cumsum([len(c) for c in distinct], out=starts[1:])
+        return cls(
+            data=np.frombuffer(b"".join(distinct), dtype=np.uint8),
+            starts=starts,
+            ids=ids,
+            literal_bytes=sum(len(c) for c in chunks),
+        )
+
+
+_Fill = Callable[..., int]
+_fill: _Fill | None = None
+_fill_backend: str | None = None
+
+
+def formatting_backend() -> str:
+    """How :meth:`RowTemplates.encode_joined` writes: ``"compiled"`` or ``"%-format"`` with the
+    reason the kernel is unavailable."""
+    _format_kernel()
+    assert _fill_backend is not None
+    return _fill_backend
+
+
+def _format_kernel() -> _Fill | None:
+    global _fill, _fill_backend
+    if _fill_backend is not None:
+        return _fill
+    try:
+        from ledger import _format_kernel
+
+        fill: _Fill = _format_kernel.fill
+        # Prove it (and compile it, or load numba's cache) on values of every kind of width.
+        probe = _Chunks.of(b'{"a":%d,"b%%":%d}\n{"a":%d,"b%%":%d}')
+        values = np.array([0, -1, 2**63 - 1, -(2**63)], dtype=np.int64)
+        out = np.empty(probe.literal_bytes + 20 * values.size, dtype=np.uint8)
+        size = fill(probe.data, probe.starts, probe.ids, values, out)
+        expected = b'{"a":%d,"b%%":%d}\n{"a":%d,"b%%":%d}' % tuple(values.tolist())
+        if out[:size].tobytes() != expected:
+            _fill, _fill_backend = None, "%-format (the kernel wrote other bytes)"
+            return None
+    except Exception as exc:  # any failure means: the %-format, and say why
+        _fill, _fill_backend = None, f"%-format (kernel unavailable: {exc!r})"
+        return None
+    _fill, _fill_backend = fill, "compiled"
+    return fill
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from typing import Final
 import numpy as np
 
 from ledger.canonical import SCHEMA_VERSION
+from ledger.errors import RecordError
 from ledger.merkle import EMPTY_ROOT, merkle_root
 from ledger.records import ENVELOPE
 from ledger.store import RecordBlob
@@ -38,7 +39,44 @@ from ledger.store import RecordBlob
 HASH_SIZE: Final = 32
 _SCRATCH_HEAD: Final = 256  # _sha_kernel.SCRATCH_HEAD (not imported: it would load numba)
 
-Groups = Sequence[tuple[int, Sequence[bytes]]]
+
+@dataclass(frozen=True)
+class JoinedBodies:
+    """``count`` record bodies joined by newlines into ``text`` (canonical JSON holds none), as
+    :meth:`ledger.fast.RowTemplates.encode_joined` writes them: a block's bodies of one kind
+    without a ``bytes`` object each."""
+
+    text: bytes
+    count: int
+
+    def __post_init__(self) -> None:
+        if type(self.count) is not int or self.count < 0 or (not self.count and self.text):
+            raise RecordError(
+                f"joined bodies: count must be a non-negative int, and 0 only for empty text; "
+                f"got {self.count!r} for {len(self.text)} bytes"
+            )
+
+    def __len__(self) -> int:
+        return self.count
+
+    def split(self) -> list[bytes]:
+        """The bodies one by one.
+
+        Raises:
+            RecordError: If ``text`` does not hold ``count`` bodies.
+        """
+        bodies = self.text.split(b"\n") if self.count else []
+        if len(bodies) != self.count:
+            raise RecordError(
+                f"joined bodies: {len(bodies)} bodies in the text, count says {self.count}"
+            )
+        return bodies
+
+
+Bodies = Sequence[bytes] | JoinedBodies
+"""One kind's bodies of a block: each as bytes, or joined."""
+
+Groups = Sequence[tuple[int, Bodies]]
 """A block's bodies: ``(kind, bodies)`` pairs in block order."""
 
 
@@ -64,7 +102,8 @@ def python_leaves_and_root(records: Sequence[bytes]) -> tuple[bytes, bytes]:
 def python_encode_block(height: int, groups: Groups) -> tuple[list[bytes], bytes, bytes]:
     """The reference of :func:`encode_block`: envelopes by ``struct``, hashes by ``hashlib``."""
     records: list[bytes] = []
-    for kind, bodies in groups:
+    for kind, group in groups:
+        bodies = group.split() if isinstance(group, JoinedBodies) else group
         if bodies:
             # The envelope is kind, version and height (the same for the kind's records)
             # followed by the record's index: two concatenations a record.
@@ -101,7 +140,7 @@ def encode_block(height: int, groups: Groups) -> tuple[Sequence[bytes], bytes, b
         :func:`python_encode_block`.
     """
     kernels = _kernels if _backend is not None else _load()
-    if kernels is None or not any(bodies for _, bodies in groups):
+    if kernels is None or not any(len(bodies) for _, bodies in groups):
         return python_encode_block(height, groups)
     return _compiled_encode_block(kernels, height, groups)
 
@@ -182,7 +221,13 @@ def _compiled_encode_block(
 ) -> tuple[Sequence[bytes], bytes, bytes]:
     # The bodies joined by newlines, which canonical JSON never holds unescaped: the kernel
     # finds the boundaries itself (no length per body from Python), and says if it cannot.
-    joined = b"\n".join([body for _, group in groups for body in group])
+    joined = b"\n".join(
+        [
+            group.text if isinstance(group, JoinedBodies) else b"\n".join(group)
+            for _, group in groups
+            if len(group)
+        ]
+    )
     counts = np.array([len(group) for _, group in groups], dtype=np.int64)
     n = int(counts.sum())
     records = np.empty(len(joined) - (n - 1) + ENVELOPE.size * n, dtype=np.uint8)
@@ -256,7 +301,9 @@ def _compile() -> _Kernels:
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "Bodies",
     "Groups",
+    "JoinedBodies",
     "backend",
     "encode_block",
     "leaves_and_root",

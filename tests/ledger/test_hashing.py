@@ -9,13 +9,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ledger_synthetic import build
 
-from ledger import Ledger, RecordKind, hashing
+from ledger import Ledger, RecordError, RecordKind, hashing
 from ledger.canonical import SCHEMA_VERSION
+from ledger.fast import RowTemplates, formatting_backend
+from ledger.hashing import JoinedBodies
 from ledger.merkle import EMPTY_ROOT, inclusion_path, verify_inclusion
 from ledger.records import ENVELOPE
 from ledger.store import MemoryStore, RecordBlob, StoredBlock
@@ -179,3 +182,53 @@ def test_the_scratch_layout_is_the_kernels() -> None:
     from ledger import _sha_kernel
 
     assert hashing._SCRATCH_HEAD == _sha_kernel.SCRATCH_HEAD
+
+
+# --- joined bodies and the compiled row formatter ------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.text(max_size=8), min_size=1, max_size=6),
+    # Key names with "%" too: the templates escape it, the kernel's chunks must unescape it.
+    st.lists(
+        st.sampled_from(["wh", "a", "z_sen", "%d", "b%%"]), min_size=1, max_size=4, unique=True
+    ),
+    st.data(),
+)
+def test_encode_joined_is_the_joined_rows(
+    names: list[str], fields: list[str], data: st.DataObject
+) -> None:
+    rows = RowTemplates([{"agent": name} for name in names], fields)
+    row = st.lists(st.integers(-(2**63), 2**63 - 1), min_size=len(fields), max_size=len(fields))
+    values = np.array(
+        data.draw(st.lists(row, min_size=len(names), max_size=len(names))), dtype=np.int64
+    )
+    assert rows.encode_joined(values) == b"\n".join(rows.encode_sorted(values.ravel().tolist()))
+
+
+def test_encode_joined_runs_compiled_and_refuses_other_arrays() -> None:
+    assert formatting_backend() == "compiled"
+    rows = RowTemplates([{"agent": "a"}, {"agent": "b"}], ["x", "y"])
+    with pytest.raises(RecordError, match=r"int64 array of shape \(2, 2\), got float64 \(2, 2\)"):
+        rows.encode_joined(np.zeros((2, 2)))
+    with pytest.raises(RecordError, match=r"int64 array of shape \(2, 2\), got int64 \(2, 3\)"):
+        rows.encode_joined(np.zeros((2, 3), dtype=np.int64))
+    assert RowTemplates([], ["x"]).encode_joined(np.zeros((0, 1), dtype=np.int64)) == b""
+
+
+def test_joined_bodies_make_the_same_block() -> None:
+    bodies = [b'{"a":1}', b'{"b":"x"}', b"{}"]
+    listed = hashing.encode_block(4, [(int(RecordKind.SETTLEMENT), bodies)])
+    joined = hashing.encode_block(
+        4, [(int(RecordKind.SETTLEMENT), JoinedBodies(b"\n".join(bodies), 3))]
+    )
+    assert (list(joined[0]), *joined[1:]) == (list(listed[0]), *listed[1:])
+    # A count that does not match the text is refused, on either path.
+    with pytest.raises(RecordError, match="0 only for empty text"):
+        JoinedBodies(b"{}", 0)
+    for wrong in (JoinedBodies(b"{}\n{}", 3), JoinedBodies(b"{}\n{}", 1), JoinedBodies(b"", 2)):
+        with pytest.raises(RecordError, match="joined bodies"):
+            hashing.encode_block(
+                4, [(int(RecordKind.ORDER), [b"{}"]), (int(RecordKind.TRADE), wrong)]
+            )

@@ -1,0 +1,56 @@
+"""The numba kernel behind :meth:`ledger.fast.RowTemplates.encode_joined` (imported only there).
+
+It writes a %-format of literal chunks and ``%d`` fields: chunk, integer, chunk, integer, ...,
+chunk, with every integer in Python's ``%d`` form (optional ``-``, decimal digits).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def _copy(out: Any, pos: int, chunks: Any, starts: Any, chunk: int) -> int:
+    first, last = starts[chunk], starts[chunk + 1]
+    for j in range(first, last):
+        out[pos] = chunks[j]
+        pos += 1
+    return pos
+
+
+@numba.njit(cache=True, nogil=True)
+def fill(chunks: Any, starts: Any, ids: Any, values: Any, out: Any) -> int:
+    """Write chunk ``ids[0]``, then per value ``i`` its decimal digits and chunk ``ids[i + 1]``
+    into ``out``; return the bytes written.
+
+    ``chunks[starts[c]:starts[c + 1]]`` is chunk ``c``; ``out`` holds at least the chunks plus
+    20 bytes a value (the longest int64, ``-9223372036854775808``).
+    """
+    pos = _copy(out, 0, chunks, starts, ids[0])
+    for i in range(values.shape[0]):
+        value = values[i]
+        if value < 0:
+            out[pos] = 45  # "-"
+            pos += 1
+            # -(value + 1) + 1 in uint64: exact for the lowest int64 too.
+            rest = np.uint64(-(value + 1)) + np.uint64(1)
+        else:
+            rest = np.uint64(value)
+        digits = 1
+        probe = rest
+        while probe >= 10:
+            probe //= np.uint64(10)
+            digits += 1
+        at = pos + digits - 1
+        while True:
+            out[at] = 48 + rest % np.uint64(10)
+            rest //= np.uint64(10)
+            at -= 1
+            if rest == 0:
+                break
+        pos += digits
+        pos = _copy(out, pos, chunks, starts, ids[i + 1])
+    return pos
