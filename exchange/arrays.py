@@ -15,6 +15,15 @@ once per community (its agents and what each may sell, from
 * the **trades** come back as int64 columns in the exchange's trade sequence, with prices and
   volumes per tag, and their canonical JSON is written from %-format templates.
 
+The usual slot of a simulator (``cda``, every order admitted, no ``accepts`` matrix) skips all
+of that: one compiled call (:func:`exchange.mechanisms._cda_kernel.clear_slot`, numba) validates,
+builds the book, matches, prices, sums per agent (:meth:`ArrayClearing.totals`) and lays out the
+records' JSON, so that a 30-order slot costs one call instead of a hundred numpy calls of a few
+microseconds each. Any other slot, or ``ArrayExchange.compiled = False``, takes the array passes
+above: the reference, tested equal column for column and byte for byte.
+:func:`table_orders` turns a per-agent table (decoded actions) into :class:`OrderArrays` the same
+way, in one call.
+
 The result equals ``clear(orders, params)`` on the same orders (:meth:`ArrayClearing.to_result`
 builds that :class:`~exchange.results.ClearingResult` on demand; tested for every mechanism).
 
@@ -35,7 +44,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from exchange.book import arrival_ranks, book_from_arrays
+from exchange.book import arrival_keys, book_from_arrays
 from exchange.clearing import INT64_SAFE_TOTAL, match_book, tag_prices
 from exchange.orders import Order
 from exchange.params import ClearingParams
@@ -53,6 +62,7 @@ BoolArray = npt.NDArray[np.bool_]
 ObjectArray = npt.NDArray[np.object_]
 
 _INT64 = np.dtype(np.int64)
+_INT8 = np.dtype(np.int8)
 _BOOL = np.dtype(np.bool_)
 # What the slot kernel returns when every order was admitted (its _cda_kernel.SLOT_OK; kept
 # here too so that importing this module does not import numba).
@@ -170,13 +180,13 @@ class ArrayExchange:
         # unescaped in canonical JSON either) stands for it and is replaced after formatting.
         name_bytes = [n.replace("%", "%%").encode("utf-8") for n in self._name_text]
         tag_bytes = [t.replace("%", "%%").encode("utf-8") for t in self._tag_text]
-        self._order_fragments = _objects(
+        self._fragments = _objects(
+            # Orders: per agent, the head of its record; a buy's tail; per tag, a sell's tail.
             [b'\n{"agent":"' + n + b'","id":"' + n + b'\x00",' for n in name_bytes]
             + [self._buy_tail.encode("utf-8")]
             + [b'"price":%d,"quantity_wh":%d,"side":"sell","tag":' + t + b"}" for t in tag_bytes]
-        )
-        self._trade_fragments = _objects(
-            [b'\n{"amount":%d,"buy":"']
+            # Trades: the head; per agent, as the buyer; per agent, as the seller; per tag.
+            + [b'\n{"amount":%d,"buy":"']
             + [
                 n + b'\x00","buyer":"' + n + b'","price":%d,"quantity_wh":%d,"sell":"'
                 for n in name_bytes
@@ -184,6 +194,11 @@ class ArrayExchange:
             + [n + b'\x00","seller":"' + n + b'","tag":' for n in name_bytes]
             + [t + b"}" for t in tag_bytes]
         )
+        # The mechanisms register on import in the registry's order, which the parameters
+        # above have loaded: importing the cda module only now keeps that order.
+        from exchange.mechanisms import cda
+
+        self._cda = cda
 
     def with_seed(self, seed: int) -> ClearingParams:
         """The parameters with ``seed``: a copy of the validated ones, without validating the
@@ -225,10 +240,7 @@ class ArrayExchange:
     def _clear_compiled(self, orders: OrderArrays, params: ClearingParams) -> ArrayClearing | None:
         """The usual slot in one compiled call; ``None`` where it must go the reference way
         (numba missing, columns of other types or shapes, an order to reject, int64 bounds)."""
-        # Imported here: the mechanisms register on import in the registry's order.
-        from exchange.mechanisms.cda import slot_kernel
-
-        kernel = slot_kernel()
+        kernel = self._cda.slot_kernel()
         if kernel is None:
             return None
         agent, is_buy, quantity = orders.agent, orders.is_buy, orders.quantity_wh
@@ -237,12 +249,12 @@ class ArrayExchange:
         # The kernel reads without bounds checks: only columns of exactly the declared types
         # and shapes go in (anything else is checked, and refused, by the reference path).
         if not (
-            agent.dtype is _INT64
-            and is_buy.dtype is _BOOL
-            and quantity.dtype is _INT64
-            and prices.dtype is _INT64
-            and sell_tag.dtype is _INT64
-            and sell_price.dtype is _INT64
+            agent.dtype == _INT64
+            and is_buy.dtype == _BOOL
+            and quantity.dtype == _INT64
+            and prices.dtype == _INT64
+            and sell_tag.dtype == _INT64
+            and sell_price.dtype == _INT64
             and agent.shape == is_buy.shape == quantity.shape == sell_tag.shape == sell_price.shape
             and prices.shape == (n, len(self.tags))
         ):
@@ -254,10 +266,8 @@ class ArrayExchange:
             volume,
             totals,
             by_tag,
-            order_codes,
-            order_values,
-            trade_codes,
-            trade_values,
+            codes,
+            values,
         ) = kernel(
             agent,
             is_buy,
@@ -265,7 +275,7 @@ class ArrayExchange:
             prices,
             sell_tag,
             sell_price,
-            arrival_ranks(n, params.seed),
+            arrival_keys(n, params.seed),
             self._allowed,
             self._agent_ok,
             self._all_sorted_codes,
@@ -279,7 +289,11 @@ class ArrayExchange:
         )
         if status != _SLOT_OK:
             return None
-        return ArrayClearing(
+        # The dataclass's __init__ sets its 16 fields one object.__setattr__ at a time, which
+        # costs several times the rest of this method's Python: fill the instance dict
+        # directly (the same fields and values; the class stays frozen for everyone else).
+        cleared = object.__new__(ArrayClearing)
+        cleared.__dict__.update(
             exchange=self,
             params=params,
             orders=orders,
@@ -297,10 +311,10 @@ class ArrayExchange:
             volume_wh=volume,
             _cache={
                 "totals": (totals[0], totals[1], totals[2], totals[3], by_tag),
-                "orders_json": (order_codes, order_values),
-                "trades_json": (trade_codes, trade_values),
+                "json_parts": (codes, values),
             },
         )
+        return cleared
 
     def _clear_arrays(self, orders: OrderArrays, params: ClearingParams) -> ArrayClearing:
         """:meth:`clear` by array passes, a :class:`~exchange.book.Book` and the registered
@@ -697,19 +711,27 @@ class ArrayClearing:
     def orders_json(self) -> list[bytes]:
         """:meth:`ArrayExchange.orders_json` of the submitted orders (from the compiled
         slot's codes and values where it ran: the same bytes)."""
-        parts = self._cache.get("orders_json")
-        if parts is None:
+        records = self._compiled_json()
+        if records is None:
             return self.exchange.orders_json(self.orders)
-        codes, values = parts
-        return _render(self.exchange._order_fragments, codes, values, self.orders.id_suffix)
+        return records[: self.orders.n_orders]
+
+    def _compiled_json(self) -> list[bytes] | None:
+        """The compiled slot's records, orders then trades (rendered once, on first use);
+        ``None`` where the slot was not compiled."""
+        records: list[bytes] | None = self._cache.get("json")
+        if records is None and "json_parts" in self._cache:
+            codes, values = self._cache["json_parts"]
+            records = _render(self.exchange._fragments, codes, values, self.orders.id_suffix)
+            self._cache["json"] = records
+        return records
 
     def trades_json(self) -> list[bytes]:
         """Canonical JSON of :meth:`trade_records` (sorted keys, no spaces), from one
         %-format template: byte for byte what the ledger's canonical encoders write."""
-        parts = self._cache.get("trades_json")
-        if parts is not None:
-            codes, values = parts
-            return _render(self.exchange._trade_fragments, codes, values, self.orders.id_suffix)
+        records = self._compiled_json()
+        if records is not None:
+            return records[self.orders.n_orders :]
         suffix = _json_text(self.orders.id_suffix).replace("%", "%%")
         template = (
             '{"amount":%d,"buy":"%s' + suffix + '","buyer":"%s","price":%d,"quantity_wh":%d,'
@@ -782,6 +804,82 @@ def _render(
     return records
 
 
+def table_orders(
+    side: npt.NDArray[np.int8],
+    buy: int,
+    quantity: Int64Array,
+    prices: Int64Array,
+    sell_tag: Int64Array,
+    id_suffix: str = "",
+) -> OrderArrays:
+    """The orders of a per-agent table: one row per agent whose ``side`` is not 0, in agent
+    order (a simulator's decoded actions; the ``agent`` column indexes the table's rows).
+
+    Args:
+        side: Per agent, 0 (no order), ``buy`` or another value (a sell).
+        buy: The ``side`` value of a buy.
+        quantity: Per agent, Wh (int64).
+        prices: ``agents x tags``: per agent, its limit per tag code (int64).
+        sell_tag: Per agent, the tag code it would sell, in ``[0, tags)`` (int64).
+        id_suffix: :attr:`OrderArrays.id_suffix`.
+
+    Returns:
+        The :class:`OrderArrays`; a sell row's ``sell_price`` is its price for its sell tag.
+    """
+    global _rows_kernel, _rows_kernel_tried
+    if not _rows_kernel_tried:
+        _rows_kernel_tried = True
+        try:
+            from exchange._rows_kernel import table_rows
+        except ImportError:  # numba missing: the numpy passes below give the same columns
+            pass
+        else:
+            _rows_kernel = table_rows
+    n_agents = side.shape[0]
+    if (
+        _rows_kernel is not None
+        and side.dtype == _INT8
+        and quantity.dtype == _INT64
+        and prices.dtype == _INT64
+        and sell_tag.dtype == _INT64
+        and side.ndim == 1
+        and quantity.shape == sell_tag.shape == (n_agents,)
+        and prices.ndim == 2
+        and prices.shape[0] == n_agents
+    ):
+        ok, agent, is_buy, row_quantity, row_prices, row_tag, row_price = _rows_kernel(
+            side, buy, quantity, prices, sell_tag
+        )
+    else:
+        ok = False
+    if ok:
+        return OrderArrays(
+            agent=agent,
+            is_buy=is_buy,
+            quantity_wh=row_quantity,
+            prices=row_prices,
+            sell_tag=row_tag,
+            sell_price=row_price,
+            id_suffix=id_suffix,
+        )
+    rows = side.nonzero()[0]
+    row_prices = prices[rows]
+    row_tag = sell_tag[rows]
+    return OrderArrays(
+        agent=rows,
+        is_buy=side[rows] == buy,
+        quantity_wh=quantity[rows],
+        prices=row_prices,
+        sell_tag=row_tag,
+        sell_price=row_prices[np.arange(rows.shape[0]), row_tag],
+        id_suffix=id_suffix,
+    )
+
+
+_rows_kernel: Any = None
+_rows_kernel_tried = False
+
+
 def clear_arrays(
     orders: OrderArrays, params: ClearingParams, agents: Sequence[str]
 ) -> ArrayClearing:
@@ -793,4 +891,4 @@ def clear_arrays(
     return ArrayExchange(params, agents).clear(orders)
 
 
-__all__ = ["ArrayClearing", "ArrayExchange", "OrderArrays", "clear_arrays"]
+__all__ = ["ArrayClearing", "ArrayExchange", "OrderArrays", "clear_arrays", "table_orders"]

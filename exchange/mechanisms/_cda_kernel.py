@@ -276,7 +276,7 @@ def clear_slot(
     prices: Int64Array,
     sell_tag: Int64Array,
     sell_price: Int64Array,
-    arrival: Int64Array,
+    keys: np.ndarray,
     allowed: np.ndarray,
     agent_ok: np.ndarray,
     sorted_codes: Int64Array,
@@ -289,8 +289,6 @@ def clear_slot(
     money_divisor: int,
 ) -> tuple[
     int,
-    Int64Array,
-    Int64Array,
     Int64Array,
     Int64Array,
     Int64Array,
@@ -312,7 +310,8 @@ def clear_slot(
         prices: ``orders x tags``: a buy's limit per tag code.
         sell_tag: A sell's tag code.
         sell_price: A sell's limit, ticks.
-        arrival: Per order, its arrival rank (:func:`exchange.book.arrival_ranks`).
+        keys: Per order, its arrival key (:func:`exchange.book.arrival_keys`, uint64; drawn
+            there, in numpy, so that the one definition of the arrival order stays there).
         allowed: ``agents x tags``: the tags each agent may sell.
         agent_ok: Per agent, whether its orders are admissible at all (known, named).
         sorted_codes: The tag codes in the order of the tags' names (a buy record's
@@ -332,29 +331,20 @@ def clear_slot(
         * ``clearing_prices`` and ``volume`` per tag code (``-1``: the tag did not trade);
         * ``totals``: ``4 x agents``: Wh bought, Wh sold, money paid, money received;
         * ``by_tag``: ``agents x tags``: Wh bought per tag;
-        * the orders' JSON: per row the code of its head (its agent) and of its tail (``A``
-          for a buy, ``A + 1 + tag`` for a sell, ``A`` agents), and the integers in record
-          order (a buy's prices by tag name then its Wh; a sell's price then its Wh);
-        * the trades' JSON: per trade the codes ``0, 1 + buyer, 1 + A + seller,
-          1 + 2A + tag``, and the integers amount, price, Wh.
+        * the JSON of the orders, then of the trades: the codes of the fragments each record
+          is made of (:class:`exchange.arrays.ArrayExchange` lists them: per order its
+          agent's head ``a`` then ``A`` for a buy's tail or ``A + 1 + tag`` for a sell's; per
+          trade ``F``, ``F + 1 + buyer``, ``F + 1 + A + seller``, ``F + 1 + 2A + tag``, where
+          ``A`` is the number of agents and ``F = A + 1 + tags``), and the integers in record
+          order (a buy's prices by tag name and its Wh; a sell's price and Wh; a trade's
+          amount, price and Wh).
     """
     n = agent.shape[0]
     n_agents = allowed.shape[0]
     n_tags = allowed.shape[1]
     empty = np.empty(0, dtype=np.int64)
     empty2 = np.empty((0, 0), dtype=np.int64)
-    reference = (
-        SLOT_REFERENCE,
-        empty2,
-        empty,
-        empty,
-        empty2,
-        empty2,
-        empty,
-        empty,
-        empty,
-        empty,
-    )
+    reference = (SLOT_REFERENCE, empty2, empty, empty, empty2, empty2, empty, empty)
 
     # Validation: every rule of exchange.validation that columns can break, per row. One
     # failure sends the slot to the reference path, which names the reasons (or raises on a
@@ -390,6 +380,13 @@ def clear_slot(
             p = sell_price[i]
             if p < lo or p > hi:
                 return reference
+
+    # Arrival ranks: ascending key, earlier arrival (exchange.book.arrival_ranks). Keys are
+    # distinct (SplitMix64 is a bijection of distinct states), so any sort gives these ranks.
+    arrival = np.empty(n, dtype=np.int64)
+    order_by_key = np.argsort(keys, kind="mergesort")
+    for r in range(n):
+        arrival[order_by_key[r]] = r
 
     # The book: sells in row order; each buy's legs ranked by the tag-order rule (price
     # descending, ties in tag-code order; or tag-code order), as exchange.book ranks them.
@@ -453,8 +450,11 @@ def clear_slot(
     value = np.zeros(n_tags, dtype=np.int64)
     totals = np.zeros((4, n_agents), dtype=np.int64)
     by_tag = np.zeros((n_agents, n_tags), dtype=np.int64)
-    trade_codes = np.empty(4 * k, dtype=np.int64)
-    trade_values = np.empty(3 * k, dtype=np.int64)
+    # The JSON: the orders' codes and values first, the trades' after them.
+    n_fragments = n_agents + 1 + n_tags
+    n_order_values = n_buys * (n_tags + 1) + 2 * n_sells
+    codes = np.empty(2 * n + 4 * k, dtype=np.int64)
+    values = np.empty(n_order_values + 3 * k, dtype=np.int64)
     volume_sum = 0
     highest = 0
     for j in range(k):
@@ -485,13 +485,15 @@ def clear_slot(
         totals[2, b] += quotient
         totals[3, v] += quotient
         by_tag[b, t] += q
-        trade_codes[4 * j] = 0
-        trade_codes[4 * j + 1] = 1 + b
-        trade_codes[4 * j + 2] = 1 + n_agents + v
-        trade_codes[4 * j + 3] = 1 + 2 * n_agents + t
-        trade_values[3 * j] = quotient
-        trade_values[3 * j + 1] = p
-        trade_values[3 * j + 2] = q
+        at = 2 * n + 4 * j
+        codes[at] = n_fragments
+        codes[at + 1] = n_fragments + 1 + b
+        codes[at + 2] = n_fragments + 1 + n_agents + v
+        codes[at + 3] = n_fragments + 1 + 2 * n_agents + t
+        at = n_order_values + 3 * j
+        values[at] = quotient
+        values[at + 1] = p
+        values[at + 2] = q
     # tag_prices sums quantity x price per tag in int64 only below this bound (else in Python
     # ints): the reference path handles what would overflow here.
     if volume_sum > 0 and highest > (2**63 - 1) // volume_sum:
@@ -509,32 +511,19 @@ def clear_slot(
             clearing_prices[t] = quotient
 
     # The orders' JSON, row by row.
-    order_codes = np.empty(2 * n, dtype=np.int64)
-    order_values = np.empty(n_buys * (n_tags + 1) + 2 * n_sells, dtype=np.int64)
     at = 0
     for i in range(n):
-        order_codes[2 * i] = agent[i]
+        codes[2 * i] = agent[i]
         if is_buy[i]:
-            order_codes[2 * i + 1] = n_agents
+            codes[2 * i + 1] = n_agents
             for c in range(n_tags):
-                order_values[at] = prices[i, sorted_codes[c]]
+                values[at] = prices[i, sorted_codes[c]]
                 at += 1
         else:
-            order_codes[2 * i + 1] = n_agents + 1 + sell_tag[i]
-            order_values[at] = sell_price[i]
+            codes[2 * i + 1] = n_agents + 1 + sell_tag[i]
+            values[at] = sell_price[i]
             at += 1
-        order_values[at] = quantity[i]
+        values[at] = quantity[i]
         at += 1
 
-    return (
-        SLOT_OK,
-        trades,
-        clearing_prices,
-        volume,
-        totals,
-        by_tag,
-        order_codes,
-        order_values,
-        trade_codes,
-        trade_values,
-    )
+    return (SLOT_OK, trades, clearing_prices, volume, totals, by_tag, codes, values)

@@ -31,6 +31,7 @@ from exchange import (
     agent_tags,
     clear,
 )
+from exchange.arrays import table_orders
 from ledger.canonical import canonical_json
 from ledger.fast import RecordTemplate
 from p2p_env.config import GymConfig
@@ -192,17 +193,13 @@ class ExchangeMarket:
 
     def order_arrays(self, slot: int, decoded: DecodedActions) -> OrderArrays:
         """The slot's orders as columns: one row per agent that asked to trade, in agent order."""
-        rows = decoded.side.nonzero()[0]
-        prices = decoded.prices[rows]
-        sell_tag = self._sell_tag_index[rows]
-        return OrderArrays(
-            agent=rows,
-            is_buy=decoded.side[rows] == BUY,
-            quantity_wh=decoded.quantity_wh[rows],
-            prices=prices,
-            sell_tag=sell_tag,
-            sell_price=prices[np.arange(rows.shape[0]), sell_tag],
-            id_suffix=f"@{slot}",
+        return table_orders(
+            decoded.side,
+            BUY,
+            decoded.quantity_wh,
+            decoded.prices,
+            self._sell_tag_index,
+            f"@{slot}",
         )
 
     def orders(self, slot: int, decoded: DecodedActions) -> list[Order]:

@@ -14,7 +14,7 @@ order, both tag-order rules, values at the limits of the units, awkward names an
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import FrozenInstanceError, dataclass, fields, replace
 
 import numpy as np
 import pytest
@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exchange import ArrayClearing, ArrayExchange, ClearingParams, OrderArrays, agent_tags, clear
+from exchange.arrays import table_orders
 from exchange.mechanisms import cda
 from exchange.units import MAX_PRICE_TICKS, MAX_QUANTITY_WH
 from ledger.canonical import canonical_json
@@ -115,7 +116,7 @@ def both(slot: Slot) -> tuple[ArrayClearing, ArrayClearing]:
 
 def ran_compiled(cleared: ArrayClearing) -> bool:
     # The compiled slot leaves its JSON codes in the cache; the array passes never do.
-    return "trades_json" in cleared._cache
+    return "json_parts" in cleared._cache
 
 
 def assert_same(got: ArrayClearing, expected: ArrayClearing) -> None:
@@ -260,3 +261,72 @@ def test_use_python_turns_the_kernel_off() -> None:
     compiled = exchange.clear(orders)
     assert ran_compiled(compiled)
     assert_same(compiled, python)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    n_agents=st.integers(0, 40),
+    n_tags=st.integers(1, 5),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_table_orders_equal_the_numpy_passes(n_agents: int, n_tags: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    side = rng.integers(0, 3, n_agents).astype(np.int8)  # no order, buy (1), sell (2)
+    quantity = rng.integers(-5, 100, n_agents)
+    prices = rng.integers(0, 50, (n_agents, n_tags))
+    sell_tag = rng.integers(0, n_tags, n_agents)
+    got = table_orders(side, 1, quantity, prices, sell_tag, "@4")
+    rows = side.nonzero()[0]
+    expected = {
+        "agent": rows,
+        "is_buy": side[rows] == 1,
+        "quantity_wh": quantity[rows],
+        "prices": prices[rows],
+        "sell_tag": sell_tag[rows],
+        "sell_price": prices[rows, sell_tag[rows]],
+    }
+    for name, column in expected.items():
+        value = getattr(got, name)
+        assert value.dtype == column.dtype, name
+        assert value.shape == column.shape, name
+        assert np.array_equal(value, column), name
+    assert got.id_suffix == "@4"
+    assert got.accepts is None
+    # The kernel's columns are the compiled slot's input as they are.
+    agents = tuple(f"a{i}" for i in range(n_agents))
+    params = ClearingParams(mechanism="cda", price_min=0, price_max=50, tags=ALL_TAGS[:n_tags])
+    cleared = ArrayExchange(params, agents).clear(got)
+    assert ran_compiled(cleared) == bool((got.quantity_wh > 0).all())
+
+
+def test_table_orders_outside_the_kernel() -> None:
+    side = np.asarray([1, 0, 2], dtype=np.int8)
+    prices = np.asarray([[1, 2], [3, 4], [5, 6]], dtype=np.int64)
+    quantity = np.asarray([7, 8, 9], dtype=np.int64)
+    # Other dtypes and out-of-range sell tags take the numpy passes, with numpy's meaning.
+    got = table_orders(side.astype(np.int64), 1, quantity, prices, np.asarray([0, 0, 1]))
+    assert got.sell_price.tolist() == [1, 6]
+    with pytest.raises(IndexError):
+        table_orders(side, 1, quantity, prices, np.asarray([0, 0, 2], dtype=np.int64))
+    wrapped = table_orders(side, 1, quantity, prices, np.asarray([0, 0, -1], dtype=np.int64))
+    assert wrapped.sell_price.tolist() == [1, 6]
+
+
+def test_compiled_clearing_is_a_complete_dataclass() -> None:
+    # The compiled slot fills the instance without the dataclass's __init__: every field is
+    # there, and it stays frozen.
+    params = ClearingParams(mechanism="cda", price_min=0, price_max=10, tags=("pv",))
+    orders = OrderArrays(
+        agent=np.asarray([0, 1], dtype=np.int64),
+        is_buy=np.asarray([True, False]),
+        quantity_wh=np.asarray([5, 7], dtype=np.int64),
+        prices=np.asarray([[6], [0]], dtype=np.int64),
+        sell_tag=np.asarray([0, 0], dtype=np.int64),
+        sell_price=np.asarray([0, 2], dtype=np.int64),
+    )
+    cleared = ArrayExchange(params, ("a0", "a1")).clear(orders)
+    assert ran_compiled(cleared)
+    assert set(vars(cleared)) == {f.name for f in fields(ArrayClearing)}
+    with pytest.raises(FrozenInstanceError):
+        cleared.price = cleared.amount  # type: ignore[misc]
+    assert "ArrayClearing(exchange=" in repr(cleared)
