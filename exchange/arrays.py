@@ -37,6 +37,7 @@ outside the table, a tag code outside the tags) are the caller's bug and raise `
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -194,6 +195,8 @@ class ArrayExchange:
             + [n + b'\x00","seller":"' + n + b'","tag":' for n in name_bytes]
             + [t + b"}" for t in tag_bytes]
         )
+        # The same fragments parsed into operations, for the compiled renderer.
+        self._fragment_ops = _parse_fragments(self._fragments.tolist())
         # The mechanisms register on import in the registry's order, which the parameters
         # above have loaded: importing the cda module only now keeps that order.
         from exchange.mechanisms import cda
@@ -722,7 +725,7 @@ class ArrayClearing:
         records: list[bytes] | None = self._cache.get("json")
         if records is None and "json_parts" in self._cache:
             codes, values = self._cache["json_parts"]
-            records = _render(self.exchange._fragments, codes, values, self.orders.id_suffix)
+            records = _render(self.exchange, codes, values, self.orders.id_suffix)
             self._cache["json"] = records
         return records
 
@@ -790,18 +793,116 @@ def _objects(items: Sequence[bytes]) -> ObjectArray:
 
 
 def _render(
-    fragments: ObjectArray, codes: Int64Array, values: Int64Array, suffix: str
+    exchange: ArrayExchange, codes: Int64Array, values: Int64Array, suffix: str
 ) -> list[bytes]:
-    """Records from fragments: ``fragments[codes]`` joined are one bytes %-format of all the
-    records (each starting with a newline), ``values`` its integers, a NUL byte the id suffix
-    (see :class:`ArrayExchange`)."""
+    """Records from fragments: ``exchange._fragments[codes]`` joined are one bytes %-format of
+    all the records (each starting with a newline), ``values`` its integers, a NUL byte the id
+    suffix (see :class:`ArrayExchange`). Written by the compiled renderer
+    (:mod:`exchange._render_kernel`) where numba imports, else by Python's formatting (the
+    reference; the same bytes)."""
     if not codes.shape[0]:
         return []
-    text = b"".join(fragments[codes].tolist()) % tuple(values.tolist())
-    text = text.replace(b"\x00", _json_text(suffix).encode("utf-8"))
+    suffix_bytes = _json_text(suffix).encode("utf-8")
+    kernel = _render_kernel()
+    if kernel is not None and codes.dtype == _INT64 and values.dtype == _INT64:
+        ok, out = kernel(
+            *exchange._fragment_ops,
+            codes,
+            values,
+            np.frombuffer(suffix_bytes, dtype=np.uint8),
+            _VALUE_OP,
+            _SUFFIX_OP,
+        )
+        # Not ok: a value the kernel leaves to Python (the least int64), or values that do
+        # not fit the fragments (Python's formatting raises its TypeError).
+        text = out.tobytes() if ok else _format(exchange._fragments, codes, values, suffix_bytes)
+    else:
+        text = _format(exchange._fragments, codes, values, suffix_bytes)
     records = text.split(b"\n")
     del records[0]  # before the first record's newline
     return records
+
+
+def _format(fragments: ObjectArray, codes: Int64Array, values: Int64Array, suffix: bytes) -> bytes:
+    """:func:`_render`'s bytes by Python's bytes formatting."""
+    text = b"".join(fragments[codes].tolist()) % tuple(values.tolist())
+    return text.replace(b"\x00", suffix)
+
+
+_LITERAL_OP, _VALUE_OP, _SUFFIX_OP = 0, 1, 2
+_DIRECTIVE = re.compile(rb"%%|%d|\x00")
+FragmentOps = tuple[npt.NDArray[np.uint8], Int64Array, Int64Array, Int64Array, Int64Array]
+
+
+def _parse_fragments(fragments: Sequence[bytes]) -> FragmentOps:
+    """The fragments as the compiled renderer's operations: ``(literals, op_kind, op_start,
+    op_end, fragment_ops)`` (see :func:`exchange._render_kernel.render`). ``%%`` is a literal
+    ``%``, ``%d`` a value, a NUL the suffix; the fragments hold no other ``%``.
+
+    Raises:
+        ValueError: On another ``%`` directive (a fragment built wrongly).
+    """
+    literals = bytearray()
+    kind: list[int] = []
+    start: list[int] = []
+    end: list[int] = []
+    fragment_ops = [0]
+
+    def literal(piece: bytes) -> None:
+        if piece:
+            kind.append(_LITERAL_OP)
+            start.append(len(literals))
+            literals.extend(piece)
+            end.append(len(literals))
+
+    for fragment in fragments:
+        at = 0
+        for match in _DIRECTIVE.finditer(fragment):
+            piece = fragment[at : match.start()]
+            if b"%" in piece:
+                raise ValueError(f"fragment {fragment!r} holds a % directive other than %d")
+            literal(piece)
+            token = match.group()
+            if token == b"%%":
+                literal(b"%")
+            else:
+                kind.append(_VALUE_OP if token == b"%d" else _SUFFIX_OP)
+                start.append(0)
+                end.append(0)
+            at = match.end()
+        tail = fragment[at:]
+        if b"%" in tail:
+            raise ValueError(f"fragment {fragment!r} holds a % directive other than %d")
+        literal(tail)
+        fragment_ops.append(len(kind))
+    return (
+        np.frombuffer(bytes(literals), dtype=np.uint8),
+        np.asarray(kind, dtype=np.int64),
+        np.asarray(start, dtype=np.int64),
+        np.asarray(end, dtype=np.int64),
+        np.asarray(fragment_ops, dtype=np.int64),
+    )
+
+
+_render_fn: Any = None
+_render_tried = False
+render_compiled = True
+"""Whether :func:`_render` may use the compiled renderer (tests turn it off to compare)."""
+
+
+def _render_kernel() -> Any:
+    """:func:`exchange._render_kernel.render`, imported on first use; ``None`` without numba
+    or with :data:`render_compiled` off."""
+    global _render_fn, _render_tried
+    if not _render_tried:
+        _render_tried = True
+        try:
+            from exchange._render_kernel import render
+        except ImportError:  # numba missing: Python's formatting gives the same bytes
+            pass
+        else:
+            _render_fn = render
+    return _render_fn if render_compiled else None
 
 
 def table_orders(

@@ -21,7 +21,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange import ArrayClearing, ArrayExchange, ClearingParams, OrderArrays, agent_tags, clear
+from exchange import (
+    ArrayClearing,
+    ArrayExchange,
+    ClearingParams,
+    OrderArrays,
+    agent_tags,
+    arrays,
+    clear,
+)
 from exchange.arrays import table_orders
 from exchange.mechanisms import cda
 from exchange.units import MAX_PRICE_TICKS, MAX_QUANTITY_WH
@@ -330,3 +338,47 @@ def test_compiled_clearing_is_a_complete_dataclass() -> None:
     with pytest.raises(FrozenInstanceError):
         cleared.price = cleared.amount  # type: ignore[misc]
     assert "ArrayClearing(exchange=" in repr(cleared)
+
+
+@st.composite
+def fragment_tables(draw: st.DrawFn) -> tuple[list[bytes], list[int], list[int], str]:
+    """Fragments of literal text, ``%d``, ``%%`` and NULs; codes; the values they take; a
+    suffix."""
+    text = st.binary(max_size=6).map(lambda b: b.replace(b"%", b"").replace(b"\x00", b""))
+    piece = text | st.sampled_from((b"%d", b"%%", b"\x00", b"\n"))
+    fragments = draw(st.lists(st.lists(piece, max_size=6).map(b"".join), min_size=1, max_size=6))
+    codes = draw(st.lists(st.integers(0, len(fragments) - 1), max_size=12))
+    n_values = sum(fragments[c].count(b"%d") for c in codes)
+    value = st.integers(-(2**63), 2**63 - 1) | st.integers(-12, 12)
+    values = draw(st.lists(value, min_size=n_values, max_size=n_values))
+    return fragments, codes, values, draw(st.sampled_from(SUFFIXES))
+
+
+@settings(max_examples=200, deadline=None)
+@given(fragment_tables())
+def test_compiled_render_equals_python_formatting(
+    table: tuple[list[bytes], list[int], list[int], str],
+) -> None:
+    fragments, codes, values, suffix = table
+    exchange = ArrayExchange(ClearingParams(), ("a",))
+    exchange._fragments = arrays._objects([b"\n" + f for f in fragments])
+    exchange._fragment_ops = arrays._parse_fragments(exchange._fragments.tolist())
+    code_array = np.asarray(codes, dtype=np.int64)
+    value_array = np.asarray(values, dtype=np.int64)
+    compiled = arrays._render(exchange, code_array, value_array, suffix)
+    arrays.render_compiled = False
+    try:
+        python = arrays._render(exchange, code_array, value_array, suffix)
+    finally:
+        arrays.render_compiled = True
+    assert compiled == python
+    suffix_text = arrays._json_text(suffix).encode("utf-8")
+    joined = b"".join(b"\n" + fragments[c] for c in codes) % tuple(values)
+    assert python == (joined.replace(b"\x00", suffix_text).split(b"\n")[1:] if codes else [])
+
+
+def test_fragments_hold_only_known_directives() -> None:
+    with pytest.raises(ValueError, match="other than %d"):
+        arrays._parse_fragments([b'{"a":%s}'])
+    with pytest.raises(ValueError, match="other than %d"):
+        arrays._parse_fragments([b"%d%"])
