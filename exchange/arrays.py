@@ -269,8 +269,7 @@ class ArrayExchange:
             volume,
             totals,
             by_tag,
-            codes,
-            values,
+            text,
         ) = kernel(
             agent,
             is_buy,
@@ -289,6 +288,10 @@ class ArrayExchange:
             params.tag_order == "price",
             MAX_PRICE_TICKS,
             MONEY_DIVISOR,
+            *self._fragment_ops,
+            np.frombuffer(_json_text(orders.id_suffix).encode("utf-8"), dtype=np.uint8),
+            _VALUE_OP,
+            _SUFFIX_OP,
         )
         if status != _SLOT_OK:
             return None
@@ -314,7 +317,7 @@ class ArrayExchange:
             volume_wh=volume,
             _cache={
                 "totals": (totals[0], totals[1], totals[2], totals[3], by_tag),
-                "json_parts": (codes, values),
+                "json": _records(text.tobytes()),
             },
         )
         return cleared
@@ -720,13 +723,9 @@ class ArrayClearing:
         return records[: self.orders.n_orders]
 
     def _compiled_json(self) -> list[bytes] | None:
-        """The compiled slot's records, orders then trades (rendered once, on first use);
-        ``None`` where the slot was not compiled."""
+        """The compiled slot's records, orders then trades; ``None`` where the slot was not
+        compiled."""
         records: list[bytes] | None = self._cache.get("json")
-        if records is None and "json_parts" in self._cache:
-            codes, values = self._cache["json_parts"]
-            records = _render(self.exchange, codes, values, self.orders.id_suffix)
-            self._cache["json"] = records
         return records
 
     def trades_json(self) -> list[bytes]:
@@ -792,39 +791,17 @@ def _objects(items: Sequence[bytes]) -> ObjectArray:
     return array
 
 
-def _render(
-    exchange: ArrayExchange, codes: Int64Array, values: Int64Array, suffix: str
-) -> list[bytes]:
-    """Records from fragments: ``exchange._fragments[codes]`` joined are one bytes %-format of
-    all the records (each starting with a newline), ``values`` its integers, a NUL byte the id
-    suffix (see :class:`ArrayExchange`). Written by the compiled renderer
-    (:mod:`exchange._render_kernel`) where numba imports, else by Python's formatting (the
-    reference; the same bytes)."""
-    if not codes.shape[0]:
-        return []
-    suffix_bytes = _json_text(suffix).encode("utf-8")
-    kernel = _render_kernel()
-    if kernel is not None and codes.dtype == _INT64 and values.dtype == _INT64:
-        ok, out = kernel(
-            *exchange._fragment_ops,
-            codes,
-            values,
-            np.frombuffer(suffix_bytes, dtype=np.uint8),
-            _VALUE_OP,
-            _SUFFIX_OP,
-        )
-        # Not ok: a value the kernel leaves to Python (the least int64), or values that do
-        # not fit the fragments (Python's formatting raises its TypeError).
-        text = out.tobytes() if ok else _format(exchange._fragments, codes, values, suffix_bytes)
-    else:
-        text = _format(exchange._fragments, codes, values, suffix_bytes)
+def _records(text: bytes) -> list[bytes]:
+    """The records of a rendering: each follows a newline (see :class:`ArrayExchange`)."""
     records = text.split(b"\n")
     del records[0]  # before the first record's newline
     return records
 
 
 def _format(fragments: ObjectArray, codes: Int64Array, values: Int64Array, suffix: bytes) -> bytes:
-    """:func:`_render`'s bytes by Python's bytes formatting."""
+    """What the compiled slot renders, by Python's bytes formatting (the reference):
+    ``fragments[codes]`` joined are one bytes %-format, ``values`` its integers, and each NUL
+    byte stands for ``suffix``."""
     text = b"".join(fragments[codes].tolist()) % tuple(values.tolist())
     return text.replace(b"\x00", suffix)
 
@@ -836,8 +813,8 @@ FragmentOps = tuple[npt.NDArray[np.uint8], Int64Array, Int64Array, Int64Array, I
 
 def _parse_fragments(fragments: Sequence[bytes]) -> FragmentOps:
     """The fragments as the compiled renderer's operations: ``(literals, op_kind, op_start,
-    op_end, fragment_ops)`` (see :func:`exchange._render_kernel.render`). ``%%`` is a literal
-    ``%``, ``%d`` a value, a NUL the suffix; the fragments hold no other ``%``.
+    op_end, fragment_ops)`` (see :func:`exchange.mechanisms._cda_kernel.render`). ``%%`` is a
+    literal ``%``, ``%d`` a value, a NUL the suffix; the fragments hold no other ``%``.
 
     Raises:
         ValueError: On another ``%`` directive (a fragment built wrongly).
@@ -882,27 +859,6 @@ def _parse_fragments(fragments: Sequence[bytes]) -> FragmentOps:
         np.asarray(end, dtype=np.int64),
         np.asarray(fragment_ops, dtype=np.int64),
     )
-
-
-_render_fn: Any = None
-_render_tried = False
-render_compiled = True
-"""Whether :func:`_render` may use the compiled renderer (tests turn it off to compare)."""
-
-
-def _render_kernel() -> Any:
-    """:func:`exchange._render_kernel.render`, imported on first use; ``None`` without numba
-    or with :data:`render_compiled` off."""
-    global _render_fn, _render_tried
-    if not _render_tried:
-        _render_tried = True
-        try:
-            from exchange._render_kernel import render
-        except ImportError:  # numba missing: Python's formatting gives the same bytes
-            pass
-        else:
-            _render_fn = render
-    return _render_fn if render_compiled else None
 
 
 def table_orders(

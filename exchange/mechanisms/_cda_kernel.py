@@ -261,6 +261,8 @@ def _grown(out: Int64Array) -> Int64Array:
 # cache of a caller is invalidated only when the caller's own file changes, so the two must
 # share a file or an edit to the loop would leave a stale slot kernel in the cache.
 
+_INT64_MIN = -(2**63)
+
 SLOT_OK = 0
 """Every order admitted: the slot kernel's outputs are the clearing."""
 SLOT_REFERENCE = 1
@@ -287,16 +289,15 @@ def clear_slot(
     by_price: bool,
     top: int,
     money_divisor: int,
-) -> tuple[
-    int,
-    Int64Array,
-    Int64Array,
-    Int64Array,
-    Int64Array,
-    Int64Array,
-    Int64Array,
-    Int64Array,
-]:
+    literals: np.ndarray,
+    op_kind: Int64Array,
+    op_start: Int64Array,
+    op_end: Int64Array,
+    fragment_ops: Int64Array,
+    suffix: np.ndarray,
+    value_op: int,
+    suffix_op: int,
+) -> tuple[int, Int64Array, Int64Array, Int64Array, Int64Array, Int64Array, np.ndarray]:
     """Clear one slot of order columns with the cda when every order is admitted.
 
     The numeric path of :meth:`exchange.arrays.ArrayExchange.clear` for its usual slot, fused
@@ -323,6 +324,14 @@ def clear_slot(
         by_price: The ``price`` tag-order rule (else ``config``).
         top: The price ceiling of the cda's bid keys.
         money_divisor: :data:`exchange.units.MONEY_DIVISOR`.
+        literals: The record fragments' operations (:func:`render`): literal bytes, ...
+        op_kind: ... the kind of each operation, ...
+        op_start: ... where a literal starts in ``literals``, ...
+        op_end: ... and ends, ...
+        fragment_ops: ... and each fragment's operations.
+        suffix: The orders' id suffix as JSON text (uint8).
+        value_op: The kind of a value operation.
+        suffix_op: The kind of a suffix operation.
 
     Returns:
         ``status`` (:data:`SLOT_OK` or :data:`SLOT_REFERENCE`), then, on :data:`SLOT_OK`:
@@ -331,20 +340,20 @@ def clear_slot(
         * ``clearing_prices`` and ``volume`` per tag code (``-1``: the tag did not trade);
         * ``totals``: ``4 x agents``: Wh bought, Wh sold, money paid, money received;
         * ``by_tag``: ``agents x tags``: Wh bought per tag;
-        * the JSON of the orders, then of the trades: the codes of the fragments each record
-          is made of (:class:`exchange.arrays.ArrayExchange` lists them: per order its
-          agent's head ``a`` then ``A`` for a buy's tail or ``A + 1 + tag`` for a sell's; per
-          trade ``F``, ``F + 1 + buyer``, ``F + 1 + A + seller``, ``F + 1 + 2A + tag``, where
-          ``A`` is the number of agents and ``F = A + 1 + tags``), and the integers in record
-          order (a buy's prices by tag name and its Wh; a sell's price and Wh; a trade's
-          amount, price and Wh).
+        * the JSON of the orders, then of the trades (uint8): each record after a newline.
+          Each record is written from fragments (:class:`exchange.arrays.ArrayExchange` lists
+          them): per order its agent's head ``a`` then ``A`` for a buy's tail or
+          ``A + 1 + tag`` for a sell's; per trade ``F``, ``F + 1 + buyer``,
+          ``F + 1 + A + seller``, ``F + 1 + 2A + tag``, where ``A`` is the number of agents
+          and ``F = A + 1 + tags``; the integers in record order (a buy's prices by tag name
+          and its Wh; a sell's price and Wh; a trade's amount, price and Wh).
     """
     n = agent.shape[0]
     n_agents = allowed.shape[0]
     n_tags = allowed.shape[1]
     empty = np.empty(0, dtype=np.int64)
     empty2 = np.empty((0, 0), dtype=np.int64)
-    reference = (SLOT_REFERENCE, empty2, empty, empty, empty2, empty2, empty, empty)
+    reference = (SLOT_REFERENCE, empty2, empty, empty, empty2, empty2, np.empty(0, np.uint8))
 
     # Validation: every rule of exchange.validation that columns can break, per row. One
     # failure sends the slot to the reference path, which names the reasons (or raises on a
@@ -526,4 +535,104 @@ def clear_slot(
         values[at] = quantity[i]
         at += 1
 
-    return (SLOT_OK, trades, clearing_prices, volume, totals, by_tag, codes, values)
+    ok, text = render(
+        literals,
+        op_kind,
+        op_start,
+        op_end,
+        fragment_ops,
+        codes,
+        values,
+        suffix,
+        value_op,
+        suffix_op,
+    )
+    if not ok:  # pragma: no cover - validated values are never the least int64
+        return reference
+    return (SLOT_OK, trades, clearing_prices, volume, totals, by_tag, text)
+
+
+@numba.njit(cache=True, nogil=True)
+def render(
+    literals: np.ndarray,
+    op_kind: Int64Array,
+    op_start: Int64Array,
+    op_end: Int64Array,
+    fragment_ops: Int64Array,
+    codes: Int64Array,
+    values: Int64Array,
+    suffix: np.ndarray,
+    value_op: int,
+    suffix_op: int,
+) -> tuple[bool, np.ndarray]:
+    """The bytes of fragments ``codes``, one after the other.
+
+    Args:
+        literals: The fragments' literal bytes, one after the other (uint8).
+        op_kind: Per operation: ``value_op``, ``suffix_op`` or anything else (a literal).
+        op_start: A literal operation copies ``literals[op_start:op_end]``.
+        op_end: See ``op_start``.
+        fragment_ops: Fragment ``f``'s operations are ``fragment_ops[f]:fragment_ops[f + 1]``.
+        codes: The fragments to write, in order.
+        values: The integers the value operations write, in order.
+        suffix: The bytes of a suffix operation (uint8).
+        value_op: The kind of a value operation.
+        suffix_op: The kind of a suffix operation.
+
+    Returns:
+        Whether the values were exactly as many as the value operations and none was the
+        least int64 (if not, the caller formats in Python, which raises or writes it as Python
+        does), and the bytes (uint8).
+    """
+    size = 0
+    n_values = 0
+    n_suffixes = 0
+    for c in codes:
+        for op in range(fragment_ops[c], fragment_ops[c + 1]):
+            kind = op_kind[op]
+            if kind == value_op:
+                n_values += 1
+            elif kind == suffix_op:
+                n_suffixes += 1
+            else:
+                size += op_end[op] - op_start[op]
+    if n_values != values.shape[0]:
+        return False, np.empty(0, dtype=np.uint8)
+    # A value takes at most 20 bytes (a sign and 19 digits, or 20 digits).
+    out = np.empty(size + 20 * n_values + suffix.shape[0] * n_suffixes, dtype=np.uint8)
+    digits = np.empty(20, dtype=np.uint8)
+    at = 0
+    used = 0
+    for c in codes:
+        for op in range(fragment_ops[c], fragment_ops[c + 1]):
+            kind = op_kind[op]
+            if kind == value_op:
+                value = values[used]
+                used += 1
+                if value < 0:
+                    if value == _INT64_MIN:  # no int64 magnitude: Python's formatting then
+                        return False, np.empty(0, dtype=np.uint8)
+                    out[at] = 45  # b"-"
+                    at += 1
+                    value = -value
+                n_digits = 0
+                while True:
+                    digits[n_digits] = 48 + value % 10
+                    n_digits += 1
+                    value //= 10
+                    if value == 0:
+                        break
+                for k in range(n_digits - 1, -1, -1):
+                    out[at] = digits[k]
+                    at += 1
+            elif kind == suffix_op:
+                # Loops rather than slice assignments: numba's check for overlapping operands
+                # costs more than copying a few bytes.
+                for k in range(suffix.shape[0]):
+                    out[at] = suffix[k]
+                    at += 1
+            else:
+                for k in range(op_start[op], op_end[op]):
+                    out[at] = literals[k]
+                    at += 1
+    return True, out[:at]

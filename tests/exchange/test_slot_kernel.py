@@ -13,6 +13,7 @@ order, both tag-order rules, values at the limits of the units, awkward names an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import FrozenInstanceError, dataclass, fields, replace
 
@@ -31,7 +32,7 @@ from exchange import (
     clear,
 )
 from exchange.arrays import table_orders
-from exchange.mechanisms import cda
+from exchange.mechanisms import _cda_kernel, cda
 from exchange.units import MAX_PRICE_TICKS, MAX_QUANTITY_WH
 from ledger.canonical import canonical_json
 
@@ -124,7 +125,7 @@ def both(slot: Slot) -> tuple[ArrayClearing, ArrayClearing]:
 
 def ran_compiled(cleared: ArrayClearing) -> bool:
     # The compiled slot leaves its JSON codes in the cache; the array passes never do.
-    return "json_parts" in cleared._cache
+    return "json" in cleared._cache
 
 
 def assert_same(got: ArrayClearing, expected: ArrayClearing) -> None:
@@ -348,7 +349,8 @@ def fragment_tables(draw: st.DrawFn) -> tuple[list[bytes], list[int], list[int],
     piece = text | st.sampled_from((b"%d", b"%%", b"\x00", b"\n"))
     fragments = draw(st.lists(st.lists(piece, max_size=6).map(b"".join), min_size=1, max_size=6))
     codes = draw(st.lists(st.integers(0, len(fragments) - 1), max_size=12))
-    n_values = sum(fragments[c].count(b"%d") for c in codes)
+    # As Python reads a format: left to right, "%%" before "%d" ("%%d" takes no value).
+    n_values = sum(re.findall(rb"%%|%d", fragments[c]).count(b"%d") for c in codes)
     value = st.integers(-(2**63), 2**63 - 1) | st.integers(-12, 12)
     values = draw(st.lists(value, min_size=n_values, max_size=n_values))
     return fragments, codes, values, draw(st.sampled_from(SUFFIXES))
@@ -360,21 +362,27 @@ def test_compiled_render_equals_python_formatting(
     table: tuple[list[bytes], list[int], list[int], str],
 ) -> None:
     fragments, codes, values, suffix = table
-    exchange = ArrayExchange(ClearingParams(), ("a",))
-    exchange._fragments = arrays._objects([b"\n" + f for f in fragments])
-    exchange._fragment_ops = arrays._parse_fragments(exchange._fragments.tolist())
+    fragment_array = arrays._objects(fragments)
     code_array = np.asarray(codes, dtype=np.int64)
     value_array = np.asarray(values, dtype=np.int64)
-    compiled = arrays._render(exchange, code_array, value_array, suffix)
-    arrays.render_compiled = False
-    try:
-        python = arrays._render(exchange, code_array, value_array, suffix)
-    finally:
-        arrays.render_compiled = True
-    assert compiled == python
     suffix_text = arrays._json_text(suffix).encode("utf-8")
-    joined = b"".join(b"\n" + fragments[c] for c in codes) % tuple(values)
-    assert python == (joined.replace(b"\x00", suffix_text).split(b"\n")[1:] if codes else [])
+    python = arrays._format(fragment_array, code_array, value_array, suffix_text)
+    assert python == (b"".join(fragments[c] for c in codes) % tuple(values)).replace(
+        b"\x00", suffix_text
+    )
+    ok, compiled = _cda_kernel.render(
+        *arrays._parse_fragments(fragments),
+        code_array,
+        value_array,
+        np.frombuffer(suffix_text, dtype=np.uint8),
+        arrays._VALUE_OP,
+        arrays._SUFFIX_OP,
+    )
+    # The kernel leaves only the least int64 to Python (it has no int64 magnitude).
+    assert ok == (-(2**63) not in values)
+    if ok:
+        assert compiled.dtype == np.uint8
+        assert compiled.tobytes() == python
 
 
 def test_fragments_hold_only_known_directives() -> None:
