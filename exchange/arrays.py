@@ -174,11 +174,11 @@ class ArrayExchange:
         price_fields = ",".join(self._tag_text[c].replace("%", "%%") + ":%d" for c in sorted_codes)
         self._buy_tail = '"prices":{' + price_fields + '},"quantity_wh":%d,"side":"buy"}'
         self._all_sorted_codes = np.asarray(sorted_codes, dtype=np.int64)
-        # The compiled slot's JSON: each record is a few of these bytes fragments (chosen by
-        # the codes the kernel writes), all records joined into one bytes %-format, each
-        # starting with a newline (which canonical JSON never holds unescaped), so that one
-        # format and one split give every record. The id suffix changes per slot: a NUL byte (never
-        # unescaped in canonical JSON either) stands for it and is replaced after formatting.
+        # The compiled slot's records: each is a few of these bytes %-format fragments, and
+        # all of them are written as one text (by the kernel; _format is the reference), each
+        # after a newline, which canonical JSON never holds unescaped: one split gives every
+        # record. The id suffix changes per slot: a NUL byte (never unescaped in canonical
+        # JSON either) stands for it.
         name_bytes = [n.replace("%", "%%").encode("utf-8") for n in self._name_text]
         tag_bytes = [t.replace("%", "%%").encode("utf-8") for t in self._tag_text]
         self._fragments = _objects(
@@ -715,23 +715,17 @@ class ArrayClearing:
         return totals
 
     def orders_json(self) -> list[bytes]:
-        """:meth:`ArrayExchange.orders_json` of the submitted orders (from the compiled
-        slot's codes and values where it ran: the same bytes)."""
-        records = self._compiled_json()
+        """:meth:`ArrayExchange.orders_json` of the submitted orders (written by the compiled
+        slot where it ran: the same bytes)."""
+        records: list[bytes] | None = self._cache.get("json")
         if records is None:
             return self.exchange.orders_json(self.orders)
         return records[: self.orders.n_orders]
 
-    def _compiled_json(self) -> list[bytes] | None:
-        """The compiled slot's records, orders then trades; ``None`` where the slot was not
-        compiled."""
-        records: list[bytes] | None = self._cache.get("json")
-        return records
-
     def trades_json(self) -> list[bytes]:
         """Canonical JSON of :meth:`trade_records` (sorted keys, no spaces), from one
         %-format template: byte for byte what the ledger's canonical encoders write."""
-        records = self._compiled_json()
+        records: list[bytes] | None = self._cache.get("json")  # the compiled slot's
         if records is not None:
             return records[self.orders.n_orders :]
         suffix = _json_text(self.orders.id_suffix).replace("%", "%%")
@@ -892,7 +886,6 @@ def table_orders(
             pass
         else:
             _rows_kernel = table_rows
-    n_agents = side.shape[0]
     if (
         _rows_kernel is not None
         and side.dtype == _INT8
@@ -900,9 +893,9 @@ def table_orders(
         and prices.dtype == _INT64
         and sell_tag.dtype == _INT64
         and side.ndim == 1
-        and quantity.shape == sell_tag.shape == (n_agents,)
+        and quantity.shape == sell_tag.shape == side.shape
         and prices.ndim == 2
-        and prices.shape[0] == n_agents
+        and prices.shape[0] == side.shape[0]
     ):
         ok, agent, is_buy, row_quantity, row_prices, row_tag, row_price = _rows_kernel(
             side, buy, quantity, prices, sell_tag

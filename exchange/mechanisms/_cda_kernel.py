@@ -1,10 +1,15 @@
-"""The continuous double auction's matching loop, compiled with numba.
+"""The continuous double auction's matching loop, and a whole cda slot, compiled with numba.
 
-This is the loop of :func:`exchange.mechanisms.cda.match_python` written over int64 arrays:
-the same arrivals, the same (price, arrival slot) heap keys, the same lazy removal of bids whose
-buyer was filled in another book, so it gives the same trades in the same order. Heap keys are
-unique within a heap (a slot is pushed at most once per heap), so every correct binary heap pops
-them in the same order as :mod:`heapq`.
+:func:`match_orders` is the loop of :func:`exchange.mechanisms.cda.match_python` written over
+int64 arrays: the same arrivals, the same (price, arrival slot) heap keys, the same lazy removal
+of bids whose buyer was filled in another book, so it gives the same trades in the same order.
+Heap keys are unique within a heap (a slot is pushed at most once per heap), so every correct
+binary heap pops them in the same order as :mod:`heapq`.
+
+:func:`clear_slot` clears the usual slot of :class:`exchange.arrays.ArrayExchange` (every order
+admitted) in one call around that loop: validation, book, matching, money, prices, per-agent
+totals and the records' canonical JSON (:func:`render`). It lives in this file because it calls
+:func:`match_orders` (see the caching note below).
 
 Imported lazily by :meth:`~exchange.mechanisms.cda.ContinuousDoubleAuction.match` (numba's own
 import costs a few tenths of a second). ``cache=True`` keeps the machine code in ``__pycache__``
@@ -255,7 +260,7 @@ def _grown(out: Int64Array) -> Int64Array:
 
 
 # ---------------------------------------------------------------------------------------------
-# A whole slot in one call: validation, book, matching, money, prices, totals, JSON values
+# A whole slot in one call: validation, book, matching, money, prices, totals, records
 # ---------------------------------------------------------------------------------------------
 # Here, not in a module of its own: the slot kernel calls match_orders, and numba's on-disk
 # cache of a caller is invalidated only when the caller's own file changes, so the two must

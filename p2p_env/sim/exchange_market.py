@@ -6,9 +6,11 @@ can never sell ``pv``) and a seed derived from the episode seed and the slot. Th
 orders and result go to the ledger in their canonical JSON-compatible forms, so
 ``p2p-gym ledger verify`` can replay every slot.
 
-The orders never become objects: :meth:`ExchangeMarket.clear` hands the decoded arrays to an
-:class:`exchange.ArrayExchange` (built once per community), sums the trades per agent with
-numpy, and writes the orders' and trades' canonical JSON from templates. The reference path,
+The orders never become objects: :meth:`ExchangeMarket.clear` turns the decoded arrays into
+order columns (:func:`exchange.arrays.table_orders`) and hands them to an
+:class:`exchange.ArrayExchange` (built once per community), which clears the usual slot, sums
+the trades per agent and writes the orders' and trades' canonical JSON in one compiled call
+(array passes and %-format templates for any other slot). The reference path,
 :class:`exchange.Order` objects through :func:`exchange.clear`, stays as
 :meth:`ExchangeMarket.reference_outcome`; the two are tested equal field by field and byte for
 byte. The ledger's dict records (:class:`SlotRecords`) are built only when read.
