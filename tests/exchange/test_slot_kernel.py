@@ -390,3 +390,35 @@ def test_fragments_hold_only_known_directives() -> None:
         arrays._parse_fragments([b'{"a":%s}'])
     with pytest.raises(ValueError, match="other than %d"):
         arrays._parse_fragments([b"%d%"])
+
+
+def _expanded(ops: arrays.FragmentOps) -> list[list[tuple[int, bytes]]]:
+    """Per fragment, its operations as (kind, literal bytes)."""
+    literals, kind, start, end, fragment_ops = ops
+    return [
+        [
+            (int(kind[o]), bytes(literals[start[o] : end[o]]) if kind[o] == 0 else b"")
+            for o in range(fragment_ops[f], fragment_ops[f + 1])
+        ]
+        for f in range(fragment_ops.shape[0] - 1)
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.binary(max_size=5) | st.sampled_from((b"%d", b"%%", b"\x00", b"%", b"d")),
+            max_size=6,
+        ).map(b"".join),
+        max_size=6,
+    )
+)
+def test_fragments_parsed_at_once_as_one_by_one(fragments: list[bytes]) -> None:
+    try:
+        expected = _expanded(arrays._parse_each(fragments))
+    except ValueError:
+        with pytest.raises(ValueError, match="other than %d"):
+            arrays._parse_fragments(fragments)
+    else:
+        assert _expanded(arrays._parse_fragments(fragments)) == expected
