@@ -20,6 +20,8 @@ reason, not an import from :mod:`exchange.units`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 
@@ -267,6 +269,13 @@ def _grown(out: Int64Array) -> Int64Array:
 # share a file or an edit to the loop would leave a stale slot kernel in the cache.
 
 _INT64_MIN = -(2**63)
+
+# Literals are copied by memcpy (a byte loop costs about 2 ns a byte, a slice assignment more:
+# numba checks its operands for overlap); numba itself only writes into the output and never
+# reads what memcpy wrote there, so it needs to know nothing about those bytes.
+_memcpy: Any = numba.types.ExternalFunction(
+    "memcpy", numba.types.voidptr(numba.types.voidptr, numba.types.voidptr, numba.types.uintp)
+)
 
 SLOT_OK = 0
 """Every order admitted: the slot kernel's outputs are the clearing."""
@@ -631,13 +640,12 @@ def render(
                     out[at] = digits[k]
                     at += 1
             elif kind == suffix_op:
-                # Loops rather than slice assignments: numba's check for overlapping operands
-                # costs more than copying a few bytes.
-                for k in range(suffix.shape[0]):
+                for k in range(suffix.shape[0]):  # a few bytes: a call would cost more
                     out[at] = suffix[k]
                     at += 1
             else:
-                for k in range(op_start[op], op_end[op]):
-                    out[at] = literals[k]
-                    at += 1
+                a = op_start[op]
+                n = op_end[op] - a
+                _memcpy(np.int64(out.ctypes.data) + at, np.int64(literals.ctypes.data) + a, n)
+                at += n
     return True, out[:at]
