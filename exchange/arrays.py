@@ -316,11 +316,43 @@ class ArrayExchange:
             clearing_prices=clearing_prices,
             volume_wh=volume,
             _cache={
+                "compiled": True,
                 "totals": (totals[0], totals[1], totals[2], totals[3], by_tag),
                 "json": _records(text.tobytes()),
             },
         )
         return cleared
+
+    def _render(self, cleared: ArrayClearing) -> list[bytes] | None:
+        """The records of a slot the array passes cleared (orders then trades), written by the
+        compiled slot's renderer; ``None`` where that cannot be (``compiled`` off, numba
+        missing, an ``accepts`` matrix: a buy record lists only its accepted tags, or a value
+        it leaves to Python). The columns were checked by :meth:`_check_shapes`."""
+        orders = cleared.orders
+        kernel = self._cda.records_kernel() if self.compiled else None
+        if kernel is None or orders.accepts is not None:
+            return None
+        ok, text = kernel(
+            orders.agent,
+            orders.is_buy,
+            orders.quantity_wh,
+            orders.prices,
+            orders.sell_tag,
+            orders.sell_price,
+            self._all_sorted_codes,
+            len(self.agents),
+            cleared.buyer,
+            cleared.seller,
+            cleared.tag,
+            cleared.quantity_wh,
+            cleared.price,
+            cleared.amount,
+            *self._fragment_ops,
+            np.frombuffer(_json_text(orders.id_suffix).encode("utf-8"), dtype=np.uint8),
+            _VALUE_OP,
+            _SUFFIX_OP,
+        )
+        return _records(text.tobytes()) if ok else None
 
     def _clear_arrays(self, orders: OrderArrays, params: ClearingParams) -> ArrayClearing:
         """:meth:`clear` by array passes, a :class:`~exchange.book.Book` and the registered
@@ -716,16 +748,24 @@ class ArrayClearing:
 
     def orders_json(self) -> list[bytes]:
         """:meth:`ArrayExchange.orders_json` of the submitted orders (written by the compiled
-        slot where it ran: the same bytes)."""
-        records: list[bytes] | None = self._cache.get("json")
+        renderer where it can: the same bytes)."""
+        records = self._rendered()
         if records is None:
             return self.exchange.orders_json(self.orders)
         return records[: self.orders.n_orders]
 
+    def _rendered(self) -> list[bytes] | None:
+        """The order records then the trade records, by the compiled renderer (rendered once:
+        by the compiled slot, or on first use); ``None`` where it cannot write them."""
+        if "json" not in self._cache:
+            self._cache["json"] = self.exchange._render(self)
+        records: list[bytes] | None = self._cache["json"]
+        return records
+
     def trades_json(self) -> list[bytes]:
         """Canonical JSON of :meth:`trade_records` (sorted keys, no spaces), from one
         %-format template: byte for byte what the ledger's canonical encoders write."""
-        records: list[bytes] | None = self._cache.get("json")  # the compiled slot's
+        records = self._rendered()
         if records is not None:
             return records[self.orders.n_orders :]
         suffix = _json_text(self.orders.id_suffix).replace("%", "%%")

@@ -354,13 +354,7 @@ def clear_slot(
         * ``clearing_prices`` and ``volume`` per tag code (``-1``: the tag did not trade);
         * ``totals``: ``4 x agents``: Wh bought, Wh sold, money paid, money received;
         * ``by_tag``: ``agents x tags``: Wh bought per tag;
-        * the JSON of the orders, then of the trades (uint8): each record after a newline.
-          Each record is written from fragments (:class:`exchange.arrays.ArrayExchange` lists
-          them): per order its agent's head ``a`` then ``A`` for a buy's tail or
-          ``A + 1 + tag`` for a sell's; per trade ``F``, ``F + 1 + buyer``,
-          ``F + 1 + A + seller``, ``F + 1 + 2A + tag``, where ``A`` is the number of agents
-          and ``F = A + 1 + tags``; the integers in record order (a buy's prices by tag name
-          and its Wh; a sell's price and Wh; a trade's amount, price and Wh).
+        * the JSON of the orders, then of the trades (uint8; :func:`render_records`).
     """
     n = agent.shape[0]
     n_agents = allowed.shape[0]
@@ -473,11 +467,6 @@ def clear_slot(
     value = np.zeros(n_tags, dtype=np.int64)
     totals = np.zeros((4, n_agents), dtype=np.int64)
     by_tag = np.zeros((n_agents, n_tags), dtype=np.int64)
-    # The JSON: the orders' codes and values first, the trades' after them.
-    n_fragments = n_agents + 1 + n_tags
-    n_order_values = n_buys * (n_tags + 1) + 2 * n_sells
-    codes = np.empty(2 * n + 4 * k, dtype=np.int64)
-    values = np.empty(n_order_values + 3 * k, dtype=np.int64)
     volume_sum = 0
     highest = 0
     for j in range(k):
@@ -508,15 +497,6 @@ def clear_slot(
         totals[2, b] += quotient
         totals[3, v] += quotient
         by_tag[b, t] += q
-        at = 2 * n + 4 * j
-        codes[at] = n_fragments
-        codes[at + 1] = n_fragments + 1 + b
-        codes[at + 2] = n_fragments + 1 + n_agents + v
-        codes[at + 3] = n_fragments + 1 + 2 * n_agents + t
-        at = n_order_values + 3 * j
-        values[at] = quotient
-        values[at + 1] = p
-        values[at + 2] = q
     # tag_prices sums quantity x price per tag in int64 only below this bound (else in Python
     # ints): the reference path handles what would overflow here.
     if volume_sum > 0 and highest > (2**63 - 1) // volume_sum:
@@ -533,7 +513,106 @@ def clear_slot(
                 quotient += 1
             clearing_prices[t] = quotient
 
-    # The orders' JSON, row by row.
+    ok, text = render_records(
+        agent,
+        is_buy,
+        quantity,
+        prices,
+        sell_tag,
+        sell_price,
+        sorted_codes,
+        n_agents,
+        trades[2],
+        trades[3],
+        trades[4],
+        trades[5],
+        trades[6],
+        trades[7],
+        literals,
+        op_kind,
+        op_start,
+        op_end,
+        fragment_ops,
+        suffix,
+        value_op,
+        suffix_op,
+    )
+    if not ok:  # pragma: no cover - validated values are never the least int64
+        return reference
+    return (SLOT_OK, trades, clearing_prices, volume, totals, by_tag, text)
+
+
+@numba.njit(cache=True, nogil=True)
+def render_records(
+    agent: Int64Array,
+    is_buy: np.ndarray,
+    quantity: Int64Array,
+    prices: Int64Array,
+    sell_tag: Int64Array,
+    sell_price: Int64Array,
+    sorted_codes: Int64Array,
+    n_agents: int,
+    buyer: Int64Array,
+    seller: Int64Array,
+    tag: Int64Array,
+    traded: Int64Array,
+    price: Int64Array,
+    amount: Int64Array,
+    literals: np.ndarray,
+    op_kind: Int64Array,
+    op_start: Int64Array,
+    op_end: Int64Array,
+    fragment_ops: Int64Array,
+    suffix: np.ndarray,
+    value_op: int,
+    suffix_op: int,
+) -> tuple[bool, np.ndarray]:
+    """The canonical JSON of a slot's orders, then of its trades, each record after a newline.
+
+    Each record is written from fragments (:class:`exchange.arrays.ArrayExchange` lists them):
+    per order its agent's head ``a`` then ``A`` for a buy's tail or ``A + 1 + tag`` for a
+    sell's; per trade ``F``, ``F + 1 + buyer``, ``F + 1 + A + seller``, ``F + 1 + 2A + tag``,
+    where ``A`` is the number of agents and ``F = A + 1 + tags``; the integers in record order
+    (a buy's prices by tag name and its Wh; a sell's price and Wh; a trade's amount, price and
+    Wh).
+
+    Args:
+        agent: Per order, its agent's index (below ``n_agents``).
+        is_buy: Per order.
+        quantity: Per order, Wh.
+        prices: ``orders x tags``: a buy's limit per tag code.
+        sell_tag: A sell's tag code (read on sell rows only).
+        sell_price: A sell's limit, ticks.
+        sorted_codes: The tag codes in the order of the tags' names.
+        n_agents: ``A``.
+        buyer: Per trade, the buyer's agent index.
+        seller: Per trade, the seller's agent index.
+        tag: Per trade, the tag code.
+        traded: Per trade, Wh.
+        price: Per trade, ticks.
+        amount: Per trade, money.
+        literals: The fragments' operations, as :func:`render` takes them.
+        op_kind: See ``literals``.
+        op_start: See ``literals``.
+        op_end: See ``literals``.
+        fragment_ops: See ``literals``.
+        suffix: The orders' id suffix as JSON text (uint8).
+        value_op: The kind of a value operation.
+        suffix_op: The kind of a suffix operation.
+
+    Returns:
+        :func:`render`'s flag and bytes.
+    """
+    n = agent.shape[0]
+    k = traded.shape[0]
+    n_tags = prices.shape[1]
+    n_buys = 0
+    for i in range(n):
+        if is_buy[i]:
+            n_buys += 1
+    n_fragments = n_agents + 1 + n_tags
+    codes = np.empty(2 * n + 4 * k, dtype=np.int64)
+    values = np.empty(n_buys * (n_tags + 1) + 2 * (n - n_buys) + 3 * k, dtype=np.int64)
     at = 0
     for i in range(n):
         codes[2 * i] = agent[i]
@@ -548,8 +627,16 @@ def clear_slot(
             at += 1
         values[at] = quantity[i]
         at += 1
-
-    ok, text = render(
+    for j in range(k):
+        codes[2 * n + 4 * j] = n_fragments
+        codes[2 * n + 4 * j + 1] = n_fragments + 1 + buyer[j]
+        codes[2 * n + 4 * j + 2] = n_fragments + 1 + n_agents + seller[j]
+        codes[2 * n + 4 * j + 3] = n_fragments + 1 + 2 * n_agents + tag[j]
+        values[at] = amount[j]
+        values[at + 1] = price[j]
+        values[at + 2] = traded[j]
+        at += 3
+    return render(
         literals,
         op_kind,
         op_start,
@@ -561,9 +648,6 @@ def clear_slot(
         value_op,
         suffix_op,
     )
-    if not ok:  # pragma: no cover - validated values are never the least int64
-        return reference
-    return (SLOT_OK, trades, clearing_prices, volume, totals, by_tag, text)
 
 
 @numba.njit(cache=True, nogil=True)

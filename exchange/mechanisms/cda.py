@@ -76,6 +76,7 @@ _A = Int64Array
 _KernelFn = Callable[[_A, _A, _A, _A, _A, _A, _A, _A, int, int], tuple[_A, _A, _A, _A, _A]]
 _kernel_fn: _KernelFn | None = None
 _slot_fn: Callable[..., tuple[Any, ...]] | None = None
+_records_fn: Callable[..., tuple[Any, ...]] | None = None
 _kernel_tried = False
 _python_forced = False
 
@@ -83,18 +84,19 @@ _python_forced = False
 def _kernel() -> _KernelFn | None:
     """The compiled matching loop; ``None`` where numba is not installed or :func:`use_python`
     forced the Python loop. numba is imported on the first call only."""
-    global _kernel_fn, _slot_fn, _kernel_tried
+    global _kernel_fn, _slot_fn, _records_fn, _kernel_tried
     if _python_forced:
         return None
     if not _kernel_tried:
         _kernel_tried = True
         try:
-            from exchange.mechanisms._cda_kernel import clear_slot, match_orders
+            from exchange.mechanisms._cda_kernel import clear_slot, match_orders, render_records
         except ImportError:  # numba missing: the Python loop gives the same trades, slower
             pass
         else:
             _kernel_fn = match_orders
             _slot_fn = clear_slot
+            _records_fn = render_records
     return _kernel_fn
 
 
@@ -105,6 +107,13 @@ def slot_kernel() -> Callable[..., tuple[Any, ...]] | None:
     slot then goes the reference way: array passes, :class:`~exchange.book.Book`, this
     mechanism)."""
     return None if _kernel() is None else _slot_fn
+
+
+def records_kernel() -> Callable[..., tuple[Any, ...]] | None:
+    """The compiled writer of a slot's order and trade records
+    (:func:`exchange.mechanisms._cda_kernel.render_records`), for slots the compiled slot did
+    not clear; ``None`` as for :func:`slot_kernel`."""
+    return None if _kernel() is None else _records_fn
 
 
 def use_python(python: bool = True) -> None:

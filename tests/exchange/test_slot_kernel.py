@@ -57,7 +57,9 @@ class Slot:
 
 
 @st.composite
-def slots(draw: st.DrawFn, max_orders: int = 30, admitted: bool = True) -> Slot:
+def slots(
+    draw: st.DrawFn, max_orders: int = 30, admitted: bool = True, mechanism: str = "cda"
+) -> Slot:
     """An order set; with ``admitted`` every order passes validation (the compiled path)."""
     n_tags = draw(st.integers(1, len(ALL_TAGS)))
     tags = tuple(draw(st.permutations(ALL_TAGS))[:n_tags])
@@ -69,7 +71,7 @@ def slots(draw: st.DrawFn, max_orders: int = 30, admitted: bool = True) -> Slot:
     if draw(st.booleans()):
         table = agent_tags(dict.fromkeys(agents, tags))
     params = ClearingParams(
-        mechanism="cda",
+        mechanism=mechanism,
         price_min=lo,
         price_max=hi,
         tags=tags,
@@ -124,8 +126,8 @@ def both(slot: Slot) -> tuple[ArrayClearing, ArrayClearing]:
 
 
 def ran_compiled(cleared: ArrayClearing) -> bool:
-    # The compiled slot leaves its JSON codes in the cache; the array passes never do.
-    return "json" in cleared._cache
+    # The compiled slot marks its clearings; the array passes never do.
+    return bool(cleared._cache.get("compiled", False))
 
 
 def assert_same(got: ArrayClearing, expected: ArrayClearing) -> None:
@@ -182,6 +184,20 @@ def test_compiled_slot_equals_reference(slot: Slot) -> None:
 def test_slots_with_rejections_go_the_reference_way(slot: Slot) -> None:
     got = check(slot)
     assert ran_compiled(got) == (not got.rejected)
+
+
+@pytest.mark.parametrize("mechanism", ["call", "midpoint"])
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_other_mechanisms_records_rendered_as_the_templates(
+    mechanism: str, data: st.DataObject
+) -> None:
+    # The array passes clear these; with `compiled` on, their records come from the compiled
+    # renderer, with it off from the per-row templates.
+    slot = data.draw(slots(admitted=data.draw(st.booleans()), mechanism=mechanism))
+    got = check(slot)
+    assert not ran_compiled(got)
+    assert got._cache["json"] is not None  # written by the compiled renderer
 
 
 def test_large_slot_equals_reference() -> None:
