@@ -20,7 +20,8 @@ of that: one compiled call (:func:`exchange.mechanisms._cda_kernel.clear_slot`, 
 builds the book, matches, prices, sums per agent (:meth:`ArrayClearing.totals`) and lays out the
 records' JSON, so that a 30-order slot costs one call instead of a hundred numpy calls of a few
 microseconds each. Any other slot, or ``ArrayExchange.compiled = False``, takes the array passes
-above: the reference, tested equal column for column and byte for byte.
+above (their records still written by the compiled renderer where there is no ``accepts``
+matrix): the reference, tested equal column for column and byte for byte.
 :func:`table_orders` turns a per-agent table (decoded actions) into :class:`OrderArrays` the same
 way, in one call.
 
@@ -128,8 +129,9 @@ class ArrayExchange:
 
     compiled: bool = True
     """Clear the usual slot (``cda``, every order admitted, no ``accepts``) in one compiled
-    call (:func:`exchange.mechanisms._cda_kernel.clear_slot`) where numba imports; ``False``
-    always takes the array passes (the reference the compiled slot is tested against)."""
+    call (:func:`exchange.mechanisms._cda_kernel.clear_slot`) where numba imports, and write
+    the records of any other slot without ``accepts`` with its renderer; ``False`` always takes
+    the array passes and the per-row templates (the reference both are tested against)."""
 
     def __init__(self, params: ClearingParams, agents: Sequence[str]) -> None:
         names = tuple(agents)
