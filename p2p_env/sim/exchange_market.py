@@ -235,7 +235,8 @@ class ExchangeMarket:
         return self.exchange.orders_json(self.order_arrays(slot, decoded))
 
     def clear(self, slot: int, decoded: DecodedActions) -> MarketOutcome:
-        """Clear the slot and sum the trades per agent and tag (numpy over the trades)."""
+        """Clear the slot; the sums per agent and tag come with the clearing
+        (:meth:`exchange.ArrayClearing.totals`), as do the records' canonical JSON."""
         orders = self.order_arrays(slot, decoded)
         cleared = self.exchange.clear(orders, self.seed_for(slot))
         bought, sold, paid, received, by_tag = cleared.totals()
