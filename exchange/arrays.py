@@ -971,7 +971,7 @@ def table_orders(
         _rows_kernel_tried = True
         try:
             from exchange._rows_kernel import table_rows
-        except ImportError:  # numba missing: the numpy passes below give the same columns
+        except Exception:  # numba missing or unusable: the numpy passes below give the same
             pass
         else:
             _rows_kernel = table_rows

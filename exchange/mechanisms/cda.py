@@ -78,21 +78,24 @@ _kernel_fn: _KernelFn | None = None
 _slot_fn: Callable[..., tuple[Any, ...]] | None = None
 _records_fn: Callable[..., tuple[Any, ...]] | None = None
 _kernel_tried = False
+_kernel_error: str | None = None
 _python_forced = False
 
 
 def _kernel() -> _KernelFn | None:
     """The compiled matching loop; ``None`` where numba is not installed or :func:`use_python`
     forced the Python loop. numba is imported on the first call only."""
-    global _kernel_fn, _slot_fn, _records_fn, _kernel_tried
+    global _kernel_fn, _slot_fn, _records_fn, _kernel_tried, _kernel_error
     if _python_forced:
         return None
     if not _kernel_tried:
         _kernel_tried = True
         try:
             from exchange.mechanisms._cda_kernel import clear_slot, match_orders, render_records
-        except ImportError:  # numba missing: the Python loop gives the same trades, slower
-            pass
+        except Exception as exc:
+            # numba missing or unusable here (no cache directory, say): the Python loop gives
+            # the same trades, slower; backend() says why.
+            _kernel_error = repr(exc)
         else:
             _kernel_fn = match_orders
             _slot_fn = clear_slot
@@ -127,8 +130,11 @@ def use_python(python: bool = True) -> None:
 
 
 def backend() -> str:
-    """Which loop :meth:`ContinuousDoubleAuction.match` runs: ``"numba"`` or ``"python"``."""
-    return "python" if _kernel() is None else "numba"
+    """Which loop :meth:`ContinuousDoubleAuction.match` runs: ``"numba"`` or ``"python"`` (with
+    the reason when the kernel could not be loaded)."""
+    if _kernel() is not None:
+        return "numba"
+    return "python" if _kernel_error is None or _python_forced else f"python ({_kernel_error})"
 
 
 def match_python(book: Book) -> Matches:

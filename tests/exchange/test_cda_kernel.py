@@ -372,7 +372,25 @@ def test_without_numba_match_runs_the_python_loop(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(sys.modules, "exchange.mechanisms._cda_kernel", None)
     monkeypatch.setattr(cda, "_kernel_tried", False)
     monkeypatch.setattr(cda, "_kernel_fn", None)
-    assert cda.backend() == "python"
+    monkeypatch.setattr(cda, "_kernel_error", None)
+    assert cda.backend().startswith("python (ModuleNotFoundError(")
+    assert trades(CDA.match(book)) == trades(match_python(book))
+
+
+class _Unusable:
+    """A kernel module whose names cannot be loaded (numba with no cache directory raises so)."""
+
+    def __getattr__(self, name: str) -> object:
+        raise RuntimeError("cannot cache function: no locator available")
+
+
+def test_an_unusable_kernel_falls_back_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    book = random_book(200, 3, seed=8)
+    monkeypatch.setitem(sys.modules, "exchange.mechanisms._cda_kernel", _Unusable())
+    monkeypatch.setattr(cda, "_kernel_tried", False)
+    monkeypatch.setattr(cda, "_kernel_fn", None)
+    monkeypatch.setattr(cda, "_kernel_error", None)
+    assert cda.backend() == "python (RuntimeError('cannot cache function: no locator available'))"
     assert trades(CDA.match(book)) == trades(match_python(book))
 
 
