@@ -268,7 +268,8 @@ def test_malformed_columns_raise_as_before() -> None:
         exchange.clear(replace(orders, prices=np.zeros((3, 3), dtype=np.int64)))
 
 
-def test_use_python_turns_the_kernel_off() -> None:
+def _one_buy_one_sell() -> tuple[ClearingParams, OrderArrays]:
+    """A one-tag slot: a0 buys 5 Wh up to 6 ticks, a1 sells 7 Wh from 2 ticks."""
     params = ClearingParams(mechanism="cda", price_min=0, price_max=10, tags=("pv",))
     orders = OrderArrays(
         agent=np.asarray([0, 1], dtype=np.int64),
@@ -278,6 +279,11 @@ def test_use_python_turns_the_kernel_off() -> None:
         sell_tag=np.asarray([0, 0], dtype=np.int64),
         sell_price=np.asarray([0, 2], dtype=np.int64),
     )
+    return params, orders
+
+
+def test_use_python_turns_the_kernel_off() -> None:
+    params, orders = _one_buy_one_sell()
     exchange = ArrayExchange(params, ("a0", "a1"))
     cda.use_python()
     python = exchange.clear(orders)
@@ -340,15 +346,7 @@ def test_table_orders_outside_the_kernel() -> None:
 def test_compiled_clearing_is_a_complete_dataclass() -> None:
     # The compiled slot fills the instance without the dataclass's __init__: every field is
     # there, and it stays frozen.
-    params = ClearingParams(mechanism="cda", price_min=0, price_max=10, tags=("pv",))
-    orders = OrderArrays(
-        agent=np.asarray([0, 1], dtype=np.int64),
-        is_buy=np.asarray([True, False]),
-        quantity_wh=np.asarray([5, 7], dtype=np.int64),
-        prices=np.asarray([[6], [0]], dtype=np.int64),
-        sell_tag=np.asarray([0, 0], dtype=np.int64),
-        sell_price=np.asarray([0, 2], dtype=np.int64),
-    )
+    params, orders = _one_buy_one_sell()
     cleared = ArrayExchange(params, ("a0", "a1")).clear(orders)
     assert ran_compiled(cleared)
     assert set(vars(cleared)) == {f.name for f in fields(ArrayClearing)}
