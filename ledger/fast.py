@@ -172,6 +172,7 @@ class RowTemplates:
             self._chunks = _Chunks.of(self._format)
         chunks = self._chunks
         out = np.empty(chunks.literal_bytes + 20 * values.size, dtype=np.uint8)
+        # ravel: a C-order copy when values is a transposed view, as the kernel reads it.
         size = fill(chunks.data, chunks.starts, chunks.ids, values.ravel(), out)
         return out[:size].tobytes()
 

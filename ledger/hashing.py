@@ -228,8 +228,9 @@ def _compiled_encode_block(
             if len(group)
         ]
     )
-    counts = np.array([len(group) for _, group in groups], dtype=np.int64)
-    n = int(counts.sum())
+    sizes = [len(group) for _, group in groups]
+    counts = np.array(sizes, dtype=np.int64)
+    n = sum(sizes)
     records = np.empty(len(joined) - (n - 1) + ENVELOPE.size * n, dtype=np.uint8)
     record_offsets = np.empty(n + 1, dtype=np.int64)
     leaves = np.empty((n, HASH_SIZE), dtype=np.uint8)
