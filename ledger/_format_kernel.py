@@ -18,12 +18,37 @@ _memcpy: Any = numba.types.ExternalFunction(
 )
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _copy(out: Any, pos: int, chunks: Any, starts: Any, chunk: int) -> int:
     first: int = starts[chunk]
     size: int = starts[chunk + 1] - first
     _memcpy(np.int64(out.ctypes.data) + pos, np.int64(chunks.ctypes.data) + first, size)
     return pos + size
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _decimal(out: Any, pos: int, value: Any) -> int:
+    """Write int64 ``value`` as Python's ``%d`` does at ``out[pos:]``; return the end."""
+    if value < 0:
+        out[pos] = 45  # "-"
+        pos += 1
+        # -(value + 1) + 1 in uint64: exact for the lowest int64 too.
+        rest = np.uint64(-(value + 1)) + np.uint64(1)
+    else:
+        rest = np.uint64(value)
+    digits = 1
+    probe = rest
+    while probe >= 10:
+        probe //= np.uint64(10)
+        digits += 1
+    at = pos + digits - 1
+    while True:
+        out[at] = 48 + rest % np.uint64(10)
+        rest //= np.uint64(10)
+        at -= 1
+        if rest == 0:
+            break
+    return pos + digits
 
 
 @numba.njit(cache=True, nogil=True)
@@ -36,26 +61,6 @@ def fill(chunks: Any, starts: Any, ids: Any, values: Any, out: Any) -> int:
     """
     pos = _copy(out, 0, chunks, starts, ids[0])
     for i in range(values.shape[0]):
-        value = values[i]
-        if value < 0:
-            out[pos] = 45  # "-"
-            pos += 1
-            # -(value + 1) + 1 in uint64: exact for the lowest int64 too.
-            rest = np.uint64(-(value + 1)) + np.uint64(1)
-        else:
-            rest = np.uint64(value)
-        digits = 1
-        probe = rest
-        while probe >= 10:
-            probe //= np.uint64(10)
-            digits += 1
-        at = pos + digits - 1
-        while True:
-            out[at] = 48 + rest % np.uint64(10)
-            rest //= np.uint64(10)
-            at -= 1
-            if rest == 0:
-                break
-        pos += digits
+        pos = _decimal(out, pos, values[i])
         pos = _copy(out, pos, chunks, starts, ids[i + 1])
     return pos

@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from ledger.canonical import canonical_json
 from ledger.errors import CertificateError, RecordError
+from ledger.hashing import JoinedBodies
 
 _encode: Final = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
@@ -381,6 +382,33 @@ _CANCEL, _EXPORT, _EXPIRE = (
 # used first in, first out, as CertificateRegistry's.
 _Lot = list[Any]
 
+Amounts = Sequence[int] | NDArray[np.integer]
+"""Wh per holder number: plain ints or an integer array."""
+
+
+def check_holders(
+    holders: Sequence[str], devices: Mapping[int, str], discharge_tags: Mapping[int, str]
+) -> None:
+    """Check a certificate writer's holders (see :class:`SlotCertificateWriter`).
+
+    Raises:
+        CertificateError: A holder or device name repeats, a device's holder number is out of
+            range, or ``devices`` and ``discharge_tags`` name different holders.
+    """
+    if len(set(holders)) != len(holders):
+        raise CertificateError("holders: a holder name appears twice; names must be unique")
+    if set(devices) != set(discharge_tags):
+        raise CertificateError(
+            f"devices are given for holders {sorted(devices)} but discharge tags for "
+            f"{sorted(discharge_tags)}: give both for the same holders"
+        )
+    if len(set(devices.values())) != len(devices):
+        raise CertificateError("devices: a device name appears twice; names must be unique")
+    n = len(holders)
+    for i in devices:
+        if not 0 <= i < n:
+            raise CertificateError(f"devices: holder {i} is outside 0..{n - 1}")
+
 
 class SlotCertificateWriter:
     """The certificate events of :class:`~ledger.certificates.CertificateRegistry`, for the
@@ -423,19 +451,7 @@ class SlotCertificateWriter:
         devices: Mapping[int, str],
         discharge_tags: Mapping[int, str],
     ) -> None:
-        if len(set(holders)) != len(holders):
-            raise CertificateError("holders: a holder name appears twice; names must be unique")
-        if set(devices) != set(discharge_tags):
-            raise CertificateError(
-                f"devices are given for holders {sorted(devices)} but discharge tags for "
-                f"{sorted(discharge_tags)}: give both for the same holders"
-            )
-        if len(set(devices.values())) != len(devices):
-            raise CertificateError("devices: a device name appears twice; names must be unique")
-        n = len(holders)
-        for i in devices:
-            if not 0 <= i < n:
-                raise CertificateError(f"devices: holder {i} is outside 0..{n - 1}")
+        check_holders(holders, devices, discharge_tags)
         self.holders = tuple(holders)
         self._names = [canonical_json(h, "holder") for h in holders]
         self._devices = {i: canonical_json(d, "device") for i, d in devices.items()}
@@ -735,6 +751,43 @@ class SlotCertificateWriter:
         self._slot = None
         return out
 
+    def write_slot(
+        self,
+        slot: int,
+        *,
+        generation: Amounts,
+        discharge: Amounts,
+        trades: Sequence[Sequence[int]] | NDArray[np.integer],
+        tags: Sequence[str],
+        charge: Amounts,
+        drawn: Amounts,
+        consumption: Amounts,
+        exported: Amounts | None,
+        issue_tag: str = "pv",
+    ) -> JoinedBodies:
+        """A whole slot, the calls of the class docstring in their order, with every holder's
+        amount given (Wh per holder number; a holder with 0 is left out of its call, so 0 Wh
+        consumed writes no ``consume`` event). ``generation`` issues ``issue_tag``
+        certificates; ``trades`` and ``tags`` are :meth:`transfer`'s, ``exported``
+        :meth:`end_slot`'s. The events are joined by newlines, as
+        :class:`ledger.slot_events.CompiledCertificateWriter` writes them.
+
+        Raises:
+            CertificateError: As the calls, or if an amount is not an integer.
+        """
+        self.begin_slot(slot)
+        self.issue(*_given(generation, "generation"), issue_tag)
+        self.discharge(*_given(discharge, "discharge"))
+        rows = trades.tolist() if isinstance(trades, np.ndarray) else trades
+        if len(rows):
+            self.transfer(rows, tags)
+        self.charge(*_given(charge, "charge"))
+        self.lose(*_given(drawn, "drawn"))
+        self.consume(*_given(consumption, "consumption"))
+        cap = exported.tolist() if isinstance(exported, np.ndarray) else exported
+        events = self.end_slot(cap)
+        return JoinedBodies(b"\n".join(events), len(events))
+
     def _store(self, holder: int) -> list[_Lot]:
         store = self._stores.get(holder)
         if store is None:
@@ -746,6 +799,17 @@ class SlotCertificateWriter:
         if encoded is None:
             encoded = self._tag_json[tag] = canonical_json(tag, "tag")
         return encoded
+
+
+def _given(values: Amounts, name: str) -> tuple[list[int], list[int]]:
+    """The holders with a non-zero amount and their amounts (plain ints)."""
+    array = np.asarray(values)
+    if not array.size:
+        return [], []
+    if array.dtype.kind not in "iu":
+        raise CertificateError(f"{name} must hold integer Wh, got dtype {array.dtype}")
+    index = array.nonzero()[0]
+    return index.tolist(), array[index].tolist()
 
 
 def _negative(what: str, holder: str, amount: int) -> CertificateError:

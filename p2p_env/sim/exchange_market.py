@@ -240,16 +240,11 @@ class ExchangeMarket:
         orders = self.order_arrays(slot, decoded)
         cleared = self.exchange.clear(orders, self.seed_for(slot))
         bought, sold, paid, received, by_tag = cleared.totals()
-        trades = tuple(
-            zip(
-                cleared.buyer.tolist(),
-                cleared.seller.tolist(),
-                cleared.tag.tolist(),
-                cleared.quantity_wh.tolist(),
-                cleared.amount.tolist(),
-                strict=True,
-            )
-        )
+        columns = np.array(
+            (cleared.buyer, cleared.seller, cleared.tag, cleared.quantity_wh, cleared.amount),
+            dtype=np.int64,
+        ).reshape(5, -1)
+        trades = tuple(zip(*columns.tolist(), strict=True))
         return MarketOutcome(
             bought_wh=bought,
             sold_wh=sold,
@@ -262,6 +257,7 @@ class ExchangeMarket:
             n_rejected=len(cleared.rejected),
             records=SlotRecords(cleared),
             trades=trades,
+            trade_columns=columns,
             encoded=EncodedRecords(
                 params_json=self._params_template.encode((cleared.params.seed,)),
                 orders=cleared.orders_json(),

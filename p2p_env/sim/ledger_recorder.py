@@ -30,8 +30,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ledger import CertificateRegistry, Ledger
-from ledger.fast import RowTemplates, SlotCertificateWriter
+from ledger.fast import RowTemplates
 from ledger.hashing import JoinedBodies
+from ledger.slot_events import certificate_writer
 from p2p_env.config import GymConfig
 from p2p_env.sim.community import AgentKind, Community
 from p2p_env.sim.market import MarketOutcome, SlotFlows
@@ -107,8 +108,8 @@ class LedgerRecorder:
         }
         self.registry = CertificateRegistry()
         """The checked certificate registry of the generic path (``fast=False``)."""
-        self.writer = SlotCertificateWriter(community.agents, self.devices, self.discharge_tag)
-        """The certificate writer of the fast path."""
+        self.writer = certificate_writer(community.agents, self.devices, self.discharge_tag)
+        """The certificate writer of the fast path (compiled where numba runs)."""
         if path is not None and path.exists():
             raise FileExistsError(f"ledger file {path} exists: choose a new path")
 
@@ -150,10 +151,10 @@ class LedgerRecorder:
             events = self._certificates(flows, outcome)
             return self._append_generic(ledger, flows, outcome, settlement, events)
         metered = flows.metered_wh
-        certificates = self._encoded_certificates(flows, outcome, np.maximum(-metered, 0).tolist())
+        certificates = self._encoded_certificates(flows, outcome, np.maximum(-metered, 0))
         encoded = outcome.encoded
         if encoded is None:  # a market without encoded records: the generic append
-            events = [json.loads(c) for c in certificates]
+            events = [json.loads(c) for c in certificates.split()]
             return self._append_generic(ledger, flows, outcome, settlement, events)
         ledger.append_encoded(
             flows.slot,
@@ -164,7 +165,7 @@ class LedgerRecorder:
             certificates=certificates,
             # The events a checking ledger checks are those of the very bytes it stores.
             certificate_events=(
-                [json.loads(c) for c in certificates] if ledger.checks_certificates else ()
+                [json.loads(c) for c in certificates.split()] if ledger.checks_certificates else ()
             ),
         )
         return ledger.head_hash.hex()
@@ -203,20 +204,21 @@ class LedgerRecorder:
         return tags
 
     def _encoded_certificates(
-        self, flows: SlotFlows, outcome: MarketOutcome, exported: list[int]
-    ) -> list[bytes]:
+        self, flows: SlotFlows, outcome: MarketOutcome, exported: NDArray[np.int64]
+    ) -> JoinedBodies:
         """The slot's certificate events as canonical JSON: the writer's form of
         :meth:`_certificates` (the same bytes, tested)."""
-        writer = self.writer
-        writer.begin_slot(flows.slot)
-        writer.issue(*_nonzero(flows.generation_wh), "pv")
-        writer.discharge(*_nonzero(flows.storage_discharge_wh))
-        if outcome.trades:
-            writer.transfer(outcome.trades, self._tags(outcome))
-        writer.charge(*_nonzero(flows.storage_charge_wh))
-        writer.lose(*_nonzero(flows.storage_drawn_wh))
-        writer.consume(*_nonzero(flows.consumption_wh))
-        return writer.end_slot(exported)
+        return self.writer.write_slot(
+            flows.slot,
+            generation=flows.generation_wh,
+            discharge=flows.storage_discharge_wh,
+            trades=outcome.trades if outcome.trade_columns is None else outcome.trade_columns.T,
+            tags=self._tags(outcome),
+            charge=flows.storage_charge_wh,
+            drawn=flows.storage_drawn_wh,
+            consumption=flows.consumption_wh,
+            exported=exported,
+        )
 
     def _certificates(self, flows: SlotFlows, outcome: MarketOutcome) -> list[dict[str, Any]]:
         """The slot's certificate events from the checked registry (the reference)."""
@@ -280,16 +282,6 @@ class LedgerRecorder:
             {"agent": agent, **{name: values[i] for name, values in lists.items()}}
             for i, agent in enumerate(self.community.agents)
         ]
-
-
-def _nonzero(values: NDArray[Any]) -> tuple[list[int], list[int]]:
-    """Indices and plain-int values of the non-zero entries (``int()`` of each, as the
-    registry path takes them)."""
-    index = values.nonzero()[0]  # the method: np.flatnonzero's wrapper costs as much again
-    picked = values[index]
-    if picked.dtype.kind not in "iu":
-        return index.tolist(), [int(v) for v in picked]
-    return index.tolist(), picked.tolist()
 
 
 def _settlement_columns(flows: SlotFlows, s: Settlement) -> dict[str, Any]:

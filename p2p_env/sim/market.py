@@ -40,6 +40,9 @@ class MarketOutcome:
     """What the ledger stores for the slot: ``params``, ``orders``, ``trades``, ``rejected``."""
     trades: Sequence[tuple[int, int, int, int, int]] = ()
     """``(buyer agent, seller agent, tag index, Wh, sen)`` per trade, for certificate transfers."""
+    trade_columns: IntArray | None = None
+    """The same trades as ``5 x trades`` int64 (buyer, seller, tag index, Wh, sen), when the
+    market has them as arrays (the recorder then reads these)."""
     encoded: EncodedRecords | None = None
     """The same ``params``, ``orders`` and ``trades`` as canonical JSON bytes, when the market
     provides them (the recorder's fast path; byte for byte the canonical form of ``records``)."""
