@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import Ledger, RecordKind
+from ledger import Ledger, RecordKind, slot_events
 from ledger.canonical import INT_MAX, INT_MIN, canonical_json
 from ledger.certificates import CertificateRegistry
 from ledger.errors import CertificateError, RecordError
@@ -19,6 +19,7 @@ from ledger.fast import (
     trusted_json,
     trusted_json_many,
 )
+from ledger.slot_events import CompiledCertificateWriter
 from p2p_env.config import load_config
 from p2p_env.sim.ledger_recorder import LedgerRecorder
 from p2p_env.sim.simulator import CommunitySimulator
@@ -139,14 +140,20 @@ def test_append_encoded_checks_slot_and_certificates() -> None:
     assert len(ledger) == 1
 
 
-@pytest.mark.parametrize("mechanism", ["cda", "call", "midpoint"])
-def test_recorder_fast_path_writes_the_generic_blocks(mechanism: str) -> None:
+@pytest.mark.parametrize(
+    ("mechanism", "compiled"), [("cda", True), ("call", True), ("midpoint", True), ("cda", False)]
+)
+def test_recorder_fast_path_writes_the_generic_blocks(mechanism: str, compiled: bool) -> None:
     config = load_config("higashifuji_demo", [f"market.mechanism={mechanism}"])
     series = simple_series(config, days=2)
-    sims = [
-        CommunitySimulator(config, series, recorder=LedgerRecorder.open(config, None))
-        for _ in range(2)
-    ]
+    slot_events.use_python(not compiled)  # the compiled certificate writer, or its reference
+    try:
+        sims = [
+            CommunitySimulator(config, series, recorder=LedgerRecorder.open(config, None))
+            for _ in range(2)
+        ]
+    finally:
+        slot_events.use_python(False)
     recorders = [sim.recorder for sim in sims]
     assert isinstance(recorders[1], LedgerRecorder)
     recorders[1].fast = False
@@ -159,7 +166,8 @@ def test_recorder_fast_path_writes_the_generic_blocks(mechanism: str) -> None:
         assert hashes[0] == hashes[1]
     assert type(recorders[1].registry) is CertificateRegistry  # the checked one
     assert isinstance(recorders[0], LedgerRecorder)
-    assert isinstance(recorders[0].writer, SlotCertificateWriter)
+    writer = CompiledCertificateWriter if compiled else SlotCertificateWriter
+    assert type(recorders[0].writer) is writer
     fast, generic = (r.ledger for r in recorders if isinstance(r, LedgerRecorder))
     assert fast is not None
     assert generic is not None
