@@ -320,12 +320,12 @@ class ArrayExchange:
             _cache={
                 "compiled": True,
                 "totals": (totals[0], totals[1], totals[2], totals[3], by_tag),
-                "json": _records(text.tobytes()),
+                "text": text.tobytes(),
             },
         )
         return cleared
 
-    def _render(self, cleared: ArrayClearing) -> list[bytes] | None:
+    def _render(self, cleared: ArrayClearing) -> bytes | None:
         """The records of a slot the array passes cleared (orders then trades), written by the
         compiled slot's renderer; ``None`` where that cannot be (``compiled`` off, numba
         missing, an ``accepts`` matrix: a buy record lists only its accepted tags, or a value
@@ -354,7 +354,7 @@ class ArrayExchange:
             _VALUE_OP,
             _SUFFIX_OP,
         )
-        return _records(text.tobytes()) if ok else None
+        return text.tobytes() if ok else None
 
     def _clear_arrays(self, orders: OrderArrays, params: ClearingParams) -> ArrayClearing:
         """:meth:`clear` by array passes, a :class:`~exchange.book.Book` and the registered
@@ -760,9 +760,33 @@ class ArrayClearing:
         """The order records then the trade records, by the compiled renderer (rendered once:
         by the compiled slot, or on first use); ``None`` where it cannot write them."""
         if "json" not in self._cache:
-            self._cache["json"] = self.exchange._render(self)
+            text = self._text()
+            self._cache["json"] = None if text is None else _records(text)
         records: list[bytes] | None = self._cache["json"]
         return records
+
+    def _text(self) -> bytes | None:
+        """The compiled renderer's text: each order record, then each trade record, after a
+        newline; ``None`` where it cannot write them."""
+        if "text" not in self._cache:
+            self._cache["text"] = self.exchange._render(self)
+        text: bytes | None = self._cache["text"]
+        return text
+
+    def records_text(self) -> tuple[bytes, bytes] | None:
+        """The order records and the trade records, each kind joined by newlines:
+        ``b"\\n".join(self.orders_json())`` and ``b"\\n".join(self.trades_json())`` without a
+        ``bytes`` object per record (a block takes them so); ``None`` where the compiled
+        renderer cannot write them."""
+        text = self._text()
+        if text is None:
+            return None
+        # Canonical JSON holds no raw newline, and a trade record, unlike an order record,
+        # starts with its "amount" key: the first such record ends the orders.
+        first_trade = text.find(b'\n{"amount":')
+        if first_trade < 0:
+            return text[1:], b""
+        return text[1:first_trade], text[first_trade + 1 :]
 
     def trades_json(self) -> list[bytes]:
         """Canonical JSON of :meth:`trade_records` (sorted keys, no spaces), from one

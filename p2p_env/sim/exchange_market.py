@@ -18,7 +18,7 @@ byte. The ledger's dict records (:class:`SlotRecords`) are built only when read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ from exchange import (
 from exchange.arrays import table_orders
 from ledger.canonical import canonical_json
 from ledger.fast import RecordTemplate
+from ledger.hashing import JoinedBodies
 from p2p_env.config import GymConfig
 from p2p_env.sim.actions import BUY, SELL, DecodedActions
 from p2p_env.sim.community import Community
@@ -245,6 +246,14 @@ class ExchangeMarket:
             dtype=np.int64,
         ).reshape(5, -1)
         trades = tuple(zip(*columns.tolist(), strict=True))
+        orders_json: Sequence[bytes] | JoinedBodies
+        trades_json: Sequence[bytes] | JoinedBodies
+        joined = cleared.records_text()
+        if joined is None:
+            orders_json, trades_json = cleared.orders_json(), cleared.trades_json()
+        else:  # the records as the block takes them: no bytes object each
+            orders_json = JoinedBodies(joined[0], orders.n_orders)
+            trades_json = JoinedBodies(joined[1], len(trades))
         return MarketOutcome(
             bought_wh=bought,
             sold_wh=sold,
@@ -260,8 +269,8 @@ class ExchangeMarket:
             trade_columns=columns,
             encoded=EncodedRecords(
                 params_json=self._params_template.encode((cleared.params.seed,)),
-                orders=cleared.orders_json(),
-                trades=cleared.trades_json(),
+                orders=orders_json,
+                trades=trades_json,
             ),
         )
 

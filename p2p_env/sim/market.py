@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from ledger.hashing import JoinedBodies
 from p2p_env.sim.actions import DecodedActions
 
 IntArray = NDArray[np.int64]
@@ -53,8 +54,10 @@ class EncodedRecords:
     """A slot's market records as canonical JSON (:mod:`ledger.fast`)."""
 
     params_json: bytes
-    orders: Sequence[bytes]
-    trades: Sequence[bytes]
+    orders: Sequence[bytes] | JoinedBodies
+    """Each order's record, or all of them joined by newlines."""
+    trades: Sequence[bytes] | JoinedBodies
+    """Each trade's record, or all of them joined by newlines."""
 
 
 class Market(Protocol):

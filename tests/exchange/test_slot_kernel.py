@@ -169,6 +169,9 @@ def check(slot: Slot) -> ArrayClearing:
     assert got.to_result() == result
     assert got.trades_json() == [canonical_json(t.to_dict()) for t in result.trades]
     assert got.orders_json() == [canonical_json(o.to_dict()) for o in got.order_objects()]
+    joined = got.records_text()
+    if joined is not None:  # the compiled renderer's text, cut into orders and trades
+        assert joined == (b"\n".join(got.orders_json()), b"\n".join(got.trades_json()))
     return got
 
 
@@ -197,7 +200,7 @@ def test_other_mechanisms_records_rendered_as_the_templates(
     slot = data.draw(slots(admitted=data.draw(st.booleans()), mechanism=mechanism))
     got = check(slot)
     assert not ran_compiled(got)
-    assert got._cache["json"] is not None  # written by the compiled renderer
+    assert got.records_text() is not None  # written by the compiled renderer
 
 
 def test_large_slot_equals_reference() -> None:
