@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
+import select
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +40,7 @@ def python_hashing() -> Iterator[None]:
 
 def test_this_machine_runs_the_compiled_path() -> None:
     # Falling back would be silent and correct, but several times slower: say so here.
-    assert hashing.backend() == "openssl (compiled)", hashing.backend()
+    assert hashing.backend().startswith("openssl (compiled; "), hashing.backend()
 
 
 @settings(max_examples=150, deadline=None)
@@ -235,3 +240,273 @@ def test_joined_bodies_make_the_same_block() -> None:
             hashing.encode_block(
                 4, [(int(RecordKind.ORDER), [b"{}"]), (int(RecordKind.TRADE), wrong)]
             )
+
+
+# --- large blocks on several threads -------------------------------------------------------
+
+
+@pytest.fixture
+def threaded() -> Iterator[None]:
+    """Every block of two or more records through the threaded path (on the count each test
+    sets); afterwards the defaults again."""
+    hashing.set_threshold(1)
+    try:
+        yield
+    finally:
+        hashing.set_threshold(None)
+        hashing.set_threads(None)
+
+
+@pytest.fixture
+def chunk_bounds(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The bounds of every block cut in chunks (to show that the threaded path ran)."""
+    seen: list[list[int]] = []
+    assert hashing._load_chunks() is not None  # proven now, not on the spy's watch
+    run = hashing._run
+
+    def spy(work: Callable[[int, int, np.ndarray], None], bounds: list[int]) -> None:
+        seen.append(bounds)
+        run(work, bounds)
+
+    monkeypatch.setattr(hashing, "_run", spy)
+    return seen
+
+
+def _sizes(count: int) -> list[int]:
+    """Blocks of every small size, and around the sizes where the chunks or their tree levels
+    change: powers of two and ``count`` times them, each -1, +0 and +1."""
+    sizes = set(range(1, 40))
+    for k in range(4, 13):
+        for base in (1 << k, count << k):
+            sizes |= {base - 1, base, base + 1}
+    return sorted(sizes)
+
+
+def _records(n: int) -> list[bytes]:
+    return [b"r%d." % i * (i % 7) for i in range(n)]
+
+
+@pytest.mark.parametrize("count", [2, 3, 4, 7])
+def test_threaded_equals_single_threaded_and_hashlib(
+    threaded: None, chunk_bounds: list[list[int]], count: int
+) -> None:
+    for n in _sizes(count):
+        records = _records(n)
+        expected = hashing.python_leaves_and_root(records)
+        hashing.set_threads(1)
+        assert hashing.leaves_and_root(records) == expected, n
+        hashing.set_threads(count)
+        assert hashing.leaves_and_root(records) == expected, n
+        # The encoded block of the same size, its records in three groups (one empty).
+        groups = [
+            (1, records[: n // 3]),
+            (2, []),
+            (3, JoinedBodies(b"\n".join(records[n // 3 :]), n - n // 3)),
+        ]
+        got = hashing.encode_block(2**33 + n, groups)
+        assert isinstance(got[0], RecordBlob)
+        assert (list(got[0]), *got[1:]) == hashing.python_encode_block(2**33 + n, groups), n
+        hashing.set_threads(1)
+        single = hashing.encode_block(2**33 + n, groups)
+        assert (list(single[0]), *single[1:]) == (list(got[0]), *got[1:]), n
+    # Every block of two records or more was cut in chunks (twice: leaves and encoded).
+    cut = [bounds[-1] for bounds in chunk_bounds]
+    assert cut == [n for n in _sizes(count) if n >= 2 for _ in range(2)]
+
+
+@pytest.mark.parametrize("count", [2, 3, 4, 5, 8, 16, 64])
+def test_chunks_are_whole_subtrees_of_about_equal_size(count: int) -> None:
+    for n in [*range(1, 300), *_sizes(count), 20_000, 100_000, 100_003]:
+        levels, bounds = hashing._chunks(n, count)
+        sizes = [hi - lo for lo, hi in itertools.pairwise(bounds)]
+        assert bounds[0] == 0
+        assert bounds[-1] == n
+        assert all(size > 0 for size in sizes)
+        assert len(sizes) <= count
+        # Every chunk but the last is whole subtrees of 2 ** levels leaves: its nodes of those
+        # levels are the block tree's.
+        assert all(size % (1 << levels) == 0 for size in sizes[:-1])
+        assert max(sizes) <= -(-n // count) * 17 // 16
+        # What is left above the chunks is small.
+        assert -(-n >> levels) <= 32 * count
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.binary(max_size=80), max_size=300), st.integers(2, 9))
+def test_threaded_compiled_equals_hashlib(records: list[bytes], count: int) -> None:
+    hashing.set_threshold(1)
+    hashing.set_threads(count)
+    try:
+        assert hashing.leaves_and_root(records) == hashing.python_leaves_and_root(records)
+    finally:
+        hashing.set_threshold(None)
+        hashing.set_threads(None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2**63 - 1),
+    st.lists(
+        st.tuples(
+            KINDS,
+            st.lists(st.binary(max_size=60).map(lambda b: b.replace(b"\n", b" ")), max_size=70),
+        ),
+        max_size=5,
+    ),
+    st.integers(2, 9),
+)
+def test_threaded_encoded_block_equals_reference(
+    height: int, groups: list[tuple[int, list[bytes]]], count: int
+) -> None:
+    hashing.set_threshold(1)
+    hashing.set_threads(count)
+    try:
+        records, leaves, root = hashing.encode_block(height, groups)
+    finally:
+        hashing.set_threshold(None)
+        hashing.set_threads(None)
+    assert (list(records), leaves, root) == hashing.python_encode_block(height, groups)
+
+
+@pytest.mark.parametrize(
+    "bodies",
+    [[b"a\nb"] * 9, [b"a"] * 9 + [b"b\n"], [b"\n", b"c"] * 5, [b"x", b"", b"\n\n"] * 3],
+)
+def test_threaded_a_body_with_a_newline_still_gives_the_reference_bytes(
+    threaded: None, bodies: list[bytes]
+) -> None:
+    hashing.set_threads(3)
+    groups = [(int(RecordKind.ORDER), [b"{}"] * 5), (int(RecordKind.TRADE), bodies)]
+    records, leaves, root = hashing.encode_block(3, groups)
+    assert (list(records), leaves, root) == hashing.python_encode_block(3, groups)
+
+
+def test_threaded_past_the_index_table(threaded: None, chunk_bounds: list[list[int]]) -> None:
+    hashing.set_threads(4)
+    bodies = [b'{"i":%d}' % i for i in range(70_001)]
+    groups = [(RecordKind.ORDER, bodies[:5]), (RecordKind.TRADE, bodies[5:])]
+    records, leaves, root = hashing.encode_block(2**40 + 3, groups)
+    assert (list(records), leaves, root) == hashing.python_encode_block(2**40 + 3, groups)
+    assert chunk_bounds == [[0, 18432, 36864, 55296, 70001]]
+
+
+def test_blocks_below_the_threshold_stay_on_the_calling_thread(
+    chunk_bounds: list[list[int]],
+) -> None:
+    hashing.set_threads(4)
+    hashing.set_threshold(100)
+    try:
+        for n in (1, 2, 99, 100, 101, 199, 200, 1000):
+            records = _records(n)
+            assert hashing.leaves_and_root(records) == hashing.python_leaves_and_root(records)
+            got = hashing.encode_block(1, [(1, records)])
+            assert (list(got[0]), *got[1:]) == hashing.python_encode_block(1, [(1, records)])
+        hashing.set_threads(1)
+        hashing.leaves_and_root(_records(200))
+    finally:
+        hashing.set_threshold(None)
+        hashing.set_threads(None)
+    # Each chunk at least half the threshold, at most one a thread.
+    assert [(bounds[-1], len(bounds) - 1) for bounds in chunk_bounds] == [
+        (n, chunks)
+        for n, chunks in ((100, 2), (101, 2), (199, 3), (200, 4), (1000, 4))
+        for _ in "le"
+    ]
+    # The demonstration's blocks (about a hundred records) are far below the default.
+    assert hashing.threshold() == hashing.PARALLEL_THRESHOLD >= 1000
+
+
+def test_threads_hash_blocks_from_several_callers_at_once(threaded: None) -> None:
+    hashing.set_threads(3)
+    blocks = [_records(n) for n in (500, 777, 1024, 1500, 2049, 3000)]
+    expected = [hashing.python_leaves_and_root(block) for block in blocks]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(hashing.leaves_and_root, blocks)) == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_forked_child_hashes_on_threads_of_its_own(threaded: None) -> None:
+    # The parent's pool has threads the child lacks: the child must start its own, not wait
+    # for the parent's forever.
+    hashing.set_threads(3)
+    records = _records(1000)
+    expected = hashing.python_leaves_and_root(records)
+    assert hashing.leaves_and_root(records) == expected  # the parent's pool is started
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12 warns of fork in a process with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: answer through the pipe, and never return into pytest
+        try:
+            os.write(write, b"same" if hashing.leaves_and_root(records) == expected else b"diff")
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        ready, _, _ = select.select([read], [], [], 60)
+        answer = os.read(read, 4) if ready else b"hung"
+    finally:
+        os.close(read)
+        if answer == b"hung":
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert answer == b"same"
+
+
+def test_thread_count_and_threshold_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(hashing.THREADS_VARIABLE, raising=False)
+    try:
+        hashing.set_threads(None)
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        assert hashing.threads() == cpus
+        hashing.set_threads(5)
+        assert hashing.threads() == 5
+        assert hashing.backend() == "openssl (compiled; 5 threads from 4,096 records)"
+        hashing.set_threshold(10_000)
+        assert hashing.backend() == "openssl (compiled; 5 threads from 10,000 records)"
+        hashing.set_threads(1)
+        assert hashing.backend() == "openssl (compiled; 1 thread)"
+        for wrong in (0, -1, True, 2.0, "2"):
+            with pytest.raises(ValueError, match="thread count must be an integer >= 1"):
+                hashing.set_threads(wrong)  # type: ignore[arg-type]
+            with pytest.raises(ValueError, match="threshold must be an integer >= 1"):
+                hashing.set_threshold(wrong)  # type: ignore[arg-type]
+        assert hashing.threads() == 1
+        monkeypatch.setenv(hashing.THREADS_VARIABLE, " 3 ")
+        hashing.set_threads(None)
+        assert hashing.threads() == 3
+        monkeypatch.setenv(hashing.THREADS_VARIABLE, "")  # empty: as if unset
+        hashing.set_threads(None)
+        assert hashing.threads() == cpus
+        for wrong in ("0", "-2", "two", "1.5", "4 threads"):
+            monkeypatch.setenv(hashing.THREADS_VARIABLE, wrong)
+            with pytest.raises(ValueError, match=rf"P2P_GYM_HASH_THREADS .*got '{wrong}'"):
+                hashing.set_threads(None)
+    finally:
+        monkeypatch.delenv(hashing.THREADS_VARIABLE, raising=False)
+        hashing.set_threads(None)
+        hashing.set_threshold(None)
+
+
+def test_a_bad_thread_count_in_the_environment_is_an_error_not_a_fallback() -> None:
+    code = (
+        "from ledger import hashing\n"
+        "try:\n"
+        "    hashing.leaves_and_root([b'a'])\n"
+        "except ValueError as exc:\n"
+        "    print(exc)\n"
+    )
+    env = {**os.environ, "P2P_GYM_HASH_THREADS": "zero"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    ).stdout
+    assert out.startswith("P2P_GYM_HASH_THREADS must be an integer >= 1"), out
+    assert out.rstrip().endswith("got 'zero'"), out
+
+
+def test_the_context_size_is_the_kernels() -> None:
+    from ledger import _sha_kernel
+
+    assert hashing._CONTEXT_SIZE == _sha_kernel.CONTEXT_SIZE
+    assert ENVELOPE.size == _sha_kernel.ENVELOPE_SIZE
