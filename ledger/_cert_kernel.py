@@ -582,10 +582,7 @@ def _render(out: Any, events: Any, count: int, tables: Any) -> int:
 def write_slot(
     slot: int,
     amounts: Any,
-    buyer: Any,
-    seller: Any,
-    tag: Any,
-    wh: Any,
+    trades: Any,
     exported: Any,
     export_all: bool,
     market_tags: Any,
@@ -604,8 +601,8 @@ def write_slot(
     """One slot's events; returns ``(status, what, index, events, out, size, count)``.
 
     ``amounts`` is ``5 x holders`` int64 (generation, discharge, charge, drawn, consumption Wh;
-    0 means no call for that holder), the trades are the columns ``buyer, seller, tag, wh``
-    (tag: an index into ``market_tags``, the tags' ids), ``exported`` the metered export per
+    0 means no call for that holder), ``trades`` is ``4 x trades`` int64 (buyer, seller, tag,
+    Wh; tag: an index into ``market_tags``, the tags' ids), ``exported`` the metered export per
     holder (unused if ``export_all``). ``dtag`` is each holder's discharge tag id (-1: no
     device). ``lots``, ``heads``, ``meta`` are the state (``listed`` and ``order`` are scratch
     of ``holders`` each, ``listed`` all zero). ``room[t]`` bounds the bytes of an event of
@@ -617,6 +614,7 @@ def write_slot(
     when the pool has fewer than ``index`` rows (each issue, discharge and charge call and each
     trade's two transfers add at most one lot, and one more may exist for a moment).
     """
+    buyer, seller, tag, wh = trades[0], trades[1], trades[2], trades[3]
     status, what, index, need = _check(
         amounts, buyer, seller, tag, wh, exported, export_all, dtag, market_tags.shape[0]
     )

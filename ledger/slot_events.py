@@ -164,9 +164,8 @@ class CompiledCertificateWriter:
             raise CertificateError(f"slot must be a non-negative integer, got {slot!r}")
         n = len(self.holders)
         given = (generation, discharge, charge, drawn, consumption)
-        if all(_int64_of(values, n) for values in given):
-            amounts = np.array(given)  # the simulator's case: one copy
-        else:
+        amounts = _stacked(given, n)
+        if amounts is None:  # not five int64 rows: convert each, or say which is wrong
             amounts = np.empty((5, n), dtype=np.int64)
             for row, (name, values) in enumerate(zip(L.AMOUNT_ROWS, given, strict=True)):
                 amounts[row] = _integers(values, name, n)
@@ -178,13 +177,13 @@ class CompiledCertificateWriter:
         export_all = exported is None
         cap = amounts[0] if exported is None else _integers(exported, "exported", n)
         tables = self._tables_for(issue_tag)
-        # Contiguous columns (a view of a transposed table's rows): one compiled signature.
-        columns = [np.ascontiguousarray(table[:, j]) for j in range(4)]
+        # The columns as rows of one C-ordered array (a view of a transposed table's rows).
+        columns = np.ascontiguousarray(table.T)
         while True:
             status, what, index, events, out, size, count = self._kernel(
                 slot,
                 amounts,
-                *columns,
+                columns,
                 cap,
                 export_all,
                 market,
@@ -354,9 +353,16 @@ def use_python(python: bool = True) -> None:
     _kernel, _backend = (None, "python (chosen by use_python)") if python else (None, None)
 
 
-def _int64_of(values: Amounts, n: int) -> bool:
-    """Whether ``values`` is already what the kernel reads: ``n`` int64s."""
-    return isinstance(values, np.ndarray) and values.dtype == np.int64 and values.shape == (n,)
+def _stacked(given: tuple[Amounts, ...], n: int) -> NDArray[np.int64] | None:
+    """``given`` as one ``len(given) x n`` int64 array, or ``None`` if that is not what they
+    make (another dtype or length): the simulator's case in one numpy call."""
+    try:
+        stacked = np.array(given)
+    except ValueError:  # rows of different lengths
+        return None
+    if stacked.dtype != np.int64 or stacked.shape != (len(given), n):
+        return None
+    return stacked
 
 
 def _integers(values: Amounts, name: str, n: int) -> NDArray[np.int64]:
