@@ -990,17 +990,8 @@ def table_orders(
     Returns:
         The :class:`OrderArrays`; a sell row's ``sell_price`` is its price for its sell tag.
     """
-    global _rows_kernel, _rows_kernel_tried
-    if not _rows_kernel_tried:
-        _rows_kernel_tried = True
-        try:
-            from exchange._rows_kernel import table_rows
-        except Exception:  # numba missing or unusable: the numpy passes below give the same
-            pass
-        else:
-            _rows_kernel = table_rows
     if (
-        _rows_kernel is not None
+        _table_rows() is not None
         and side.dtype == _INT8
         and quantity.dtype == _INT64
         and prices.dtype == _INT64
@@ -1041,6 +1032,30 @@ def table_orders(
 
 _rows_kernel: Any = None
 _rows_kernel_tried = False
+_rows_kernel_error: str | None = None
+
+
+def _table_rows() -> Any:
+    """The compiled :func:`table_orders` pass (:mod:`exchange._rows_kernel`), loaded on first
+    use; ``None`` where numba cannot run it (:func:`rows_backend` says why)."""
+    global _rows_kernel, _rows_kernel_tried, _rows_kernel_error
+    if not _rows_kernel_tried:
+        _rows_kernel_tried = True
+        try:
+            from exchange._rows_kernel import table_rows
+        except Exception as exc:  # numba missing or unusable: the numpy passes give the same
+            _rows_kernel_error = repr(exc)
+        else:
+            _rows_kernel = table_rows
+    return _rows_kernel
+
+
+def rows_backend() -> str:
+    """How :func:`table_orders` runs: ``"compiled"``, or ``"numpy"`` with the reason the
+    kernel could not be loaded."""
+    if _table_rows() is not None:
+        return "compiled"
+    return f"numpy ({_rows_kernel_error})"
 
 
 def clear_arrays(

@@ -14,6 +14,7 @@ order, both tag-order rules, values at the limits of the units, awkward names an
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import FrozenInstanceError, dataclass, fields, replace
 
@@ -331,6 +332,28 @@ def test_table_orders_equal_the_numpy_passes(n_agents: int, n_tags: int, seed: i
     params = ClearingParams(mechanism="cda", price_min=0, price_max=50, tags=ALL_TAGS[:n_tags])
     cleared = ArrayExchange(params, agents).clear(got)
     assert ran_compiled(cleared) == bool((got.quantity_wh > 0).all())
+
+
+def test_table_orders_runs_compiled_here_and_says_why_not_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import exchange.arrays as arrays
+
+    assert arrays.rows_backend() == "compiled"
+    side = np.asarray([1, 0, 2, 2], dtype=np.int8)
+    prices = np.arange(8, dtype=np.int64).reshape(4, 2)
+    quantity = np.asarray([7, 8, 9, 10], dtype=np.int64)
+    sell_tag = np.asarray([0, 0, 1, 0], dtype=np.int64)
+    compiled = table_orders(side, 1, quantity, prices, sell_tag)
+    # As if numba were not installed: the numpy passes, the same columns, and the reason.
+    monkeypatch.setitem(sys.modules, "exchange._rows_kernel", None)
+    monkeypatch.setattr(arrays, "_rows_kernel_tried", False)
+    monkeypatch.setattr(arrays, "_rows_kernel", None)
+    monkeypatch.setattr(arrays, "_rows_kernel_error", None)
+    assert arrays.rows_backend().startswith("numpy (ModuleNotFoundError(")
+    numpy_passes = table_orders(side, 1, quantity, prices, sell_tag)
+    for name in ("agent", "is_buy", "quantity_wh", "prices", "sell_tag", "sell_price"):
+        assert np.array_equal(getattr(numpy_passes, name), getattr(compiled, name)), name
 
 
 def test_table_orders_outside_the_kernel() -> None:
