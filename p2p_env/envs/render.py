@@ -68,7 +68,7 @@ class Renderer:
         share = p2p / consumed if consumed > 0 else 0.0
         return (
             f"slot {env.sim.series.slot_time(r.slot)}: {r.outcome.n_orders} orders, "
-            f"{len(r.outcome.trades)} trades, {r.outcome.n_rejected} rejected\n"
+            f"{r.outcome.trade_columns.shape[1]} trades, {r.outcome.n_rejected} rejected\n"
             f"  prices: {prices}\n"
             f"  grid import {s.grid_bought_wh.sum() / 1000:.2f} kWh, export "
             f"{s.grid_sold_wh.sum() / 1000:.2f} kWh, P2P {p2p:.2f} kWh ({share:.0%} of load)\n"

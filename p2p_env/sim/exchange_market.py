@@ -245,7 +245,6 @@ class ExchangeMarket:
             (cleared.buyer, cleared.seller, cleared.tag, cleared.quantity_wh, cleared.amount),
             dtype=np.int64,
         ).reshape(5, -1)
-        trades = tuple(zip(*columns.tolist(), strict=True))
         orders_json: Sequence[bytes] | JoinedBodies
         trades_json: Sequence[bytes] | JoinedBodies
         joined = cleared.records_text()
@@ -253,7 +252,7 @@ class ExchangeMarket:
             orders_json, trades_json = cleared.orders_json(), cleared.trades_json()
         else:  # the records as the block takes them: no bytes object each
             orders_json = JoinedBodies(joined[0], orders.n_orders)
-            trades_json = JoinedBodies(joined[1], len(trades))
+            trades_json = JoinedBodies(joined[1], columns.shape[1])
         return MarketOutcome(
             bought_wh=bought,
             sold_wh=sold,
@@ -265,7 +264,6 @@ class ExchangeMarket:
             n_orders=orders.n_orders,
             n_rejected=len(cleared.rejected),
             records=SlotRecords(cleared),
-            trades=trades,
             trade_columns=columns,
             encoded=EncodedRecords(
                 params_json=self._params_template.encode((cleared.params.seed,)),
@@ -310,7 +308,7 @@ class ExchangeMarket:
             n_orders=len(orders),
             n_rejected=len(result.rejected),
             records=SlotRecords(params=params, orders=orders, result=result),
-            trades=tuple(trades),
+            trade_columns=np.array(trades, dtype=np.int64).reshape(-1, 5).T.copy(),
             encoded=EncodedRecords(
                 params_json=canonical_json(params.to_dict()),
                 orders=[canonical_json(o.to_dict()) for o in orders],

@@ -212,7 +212,7 @@ class LedgerRecorder:
             flows.slot,
             generation=flows.generation_wh,
             discharge=flows.storage_discharge_wh,
-            trades=outcome.trades if outcome.trade_columns is None else outcome.trade_columns.T,
+            trades=outcome.trade_columns.T,
             tags=self._tags(outcome),
             charge=flows.storage_charge_wh,
             drawn=flows.storage_drawn_wh,

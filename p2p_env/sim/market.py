@@ -9,7 +9,7 @@ slot's physical flows to a :class:`Recorder`. :mod:`p2p_env.sim.exchange_market`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -39,14 +39,18 @@ class MarketOutcome:
     n_rejected: int
     records: Mapping[str, Any]
     """What the ledger stores for the slot: ``params``, ``orders``, ``trades``, ``rejected``."""
-    trades: Sequence[tuple[int, int, int, int, int]] = ()
-    """``(buyer agent, seller agent, tag index, Wh, sen)`` per trade, for certificate transfers."""
-    trade_columns: IntArray | None = None
-    """The same trades as ``5 x trades`` int64 (buyer, seller, tag index, Wh, sen), when the
-    market has them as arrays (the recorder then reads these)."""
+    trade_columns: IntArray = field(default_factory=lambda: np.zeros((5, 0), np.int64))
+    """The trades, ``5 x trades`` int64: buyer agent, seller agent, tag index, Wh, sen (for
+    certificate transfers)."""
     encoded: EncodedRecords | None = None
     """The same ``params``, ``orders`` and ``trades`` as canonical JSON bytes, when the market
     provides them (the recorder's fast path; byte for byte the canonical form of ``records``)."""
+
+    @property
+    def trades(self) -> tuple[tuple[int, int, int, int, int], ...]:
+        """``(buyer agent, seller agent, tag index, Wh, sen)`` per trade: the rows of
+        :attr:`trade_columns` as plain ints."""
+        return tuple(zip(*self.trade_columns.tolist(), strict=True))
 
 
 @dataclass(frozen=True)
