@@ -191,17 +191,7 @@ class _Chunks:
 
     @classmethod
     def of(cls, fmt: bytes) -> _Chunks:
-        # re.split with a group keeps the directives: literal, "d" or "%", literal, ...
-        pieces = re.split(rb"%(%|d)", fmt)
-        chunks: list[bytes] = []
-        current = [pieces[0]]
-        for directive, literal in zip(pieces[1::2], pieces[2::2], strict=True):
-            if directive == b"%":  # an escaped "%" is part of the literal
-                current += [b"%", literal]
-            else:
-                chunks.append(b"".join(current))
-                current = [literal]
-        chunks.append(b"".join(current))
+        chunks = literal_chunks(fmt)
         table: dict[bytes, int] = {}
         ids = np.array([table.setdefault(c, len(table)) for c in chunks], dtype=np.int64)
         distinct = list(table)  # in id order
@@ -213,6 +203,23 @@ class _Chunks:
             ids=ids,
             literal_bytes=sum(len(c) for c in chunks),
         )
+
+
+def literal_chunks(fmt: bytes) -> list[bytes]:
+    """The literal text between the directives (``%d``, ``%b``) of a bytes %-format, ``%%``
+    read as ``%``: one more chunk than directives."""
+    # re.split with a group keeps the directives: literal, "d", "b" or "%", literal, ...
+    pieces = re.split(rb"%(%|b|d)", fmt)
+    chunks: list[bytes] = []
+    current = [pieces[0]]
+    for directive, literal in zip(pieces[1::2], pieces[2::2], strict=True):
+        if directive == b"%":  # an escaped "%" is part of the literal
+            current += [b"%", literal]
+        else:
+            chunks.append(b"".join(current))
+            current = [literal]
+    chunks.append(b"".join(current))
+    return chunks
 
 
 _Fill = Callable[..., int]

@@ -14,7 +14,6 @@ elsewhere; :func:`events_backend` says which and why.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -38,6 +37,7 @@ from ledger.fast import (
     Amounts,
     SlotCertificateWriter,
     check_holders,
+    literal_chunks,
 )
 from ledger.hashing import JoinedBodies
 
@@ -240,7 +240,7 @@ class CompiledCertificateWriter:
         nfields = np.zeros(len(_TEMPLATES), dtype=np.int64)
         literal = []
         for t, (fmt, kinds) in enumerate(_TEMPLATES):
-            chunks = _chunks(fmt)
+            chunks = literal_chunks(fmt)
             if len(chunks) != len(kinds) + 1:
                 raise AssertionError(f"template {t} has {len(chunks) - 1} fields, not {len(kinds)}")
             for j, chunk in enumerate(chunks):
@@ -387,20 +387,6 @@ def _trade_table(trades: Sequence[Sequence[int]] | NDArray[np.integer]) -> NDArr
             f"an array of shape {table.shape} and dtype {table.dtype}"
         )
     return table[:, :4].astype(np.int64, copy=False)
-
-
-def _chunks(fmt: bytes) -> list[bytes]:
-    """The literal chunks of a ``%b``/``%d`` format (``%%`` read as ``%``)."""
-    pieces = re.split(rb"%(%|b|d)", fmt)
-    chunks, current = [], [pieces[0]]
-    for directive, literal in zip(pieces[1::2], pieces[2::2], strict=True):
-        if directive == b"%":
-            current += [b"%", literal]
-        else:
-            chunks.append(b"".join(current))
-            current = [literal]
-    chunks.append(b"".join(current))
-    return chunks
 
 
 _Kernel = Callable[..., tuple[Any, ...]]
