@@ -118,6 +118,19 @@ def _leaf(ctx: Any, zero: Any, record: Any, size: Any, out: Any) -> None:
     _final(out, ctx)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _body_end(source: Any, first: Any, size: Any, i: Any, n: Any) -> Any:
+    """Where body ``i`` of ``n``, starting at ``first`` of the ``size`` bytes at address
+    ``source``, ends (its newline, or ``size`` for the last body); -1 if the newlines do not
+    make ``n`` bodies (fewer, or one inside the last)."""
+    if first > size:  # fewer bodies than counted
+        return -1
+    found = _memchr(source + first, 10, size - first)  # the next newline, 0 if none
+    if found == 0:
+        return size if i == n - 1 else -1
+    return -1 if i == n - 1 else found - source
+
+
 @numba.njit(cache=True, nogil=True)
 def _split(bodies: Any, counts: Any, record_offsets: Any) -> bool:
     """Where each record of an encoded block goes: ``record_offsets`` (``n + 1``) from the
@@ -135,13 +148,8 @@ def _split(bodies: Any, counts: Any, record_offsets: Any) -> bool:
     pos = 0  # in records
     first = 0  # in bodies
     for i in range(n):
-        if first > size:  # fewer bodies than counted
-            return False
-        found = _memchr(source + first, 10, size - first)  # the next newline, 0 if none
-        last = size if found == 0 else found - source
-        if found == 0 and i != n - 1:
-            return False
-        if found != 0 and i == n - 1:  # a newline inside the last body
+        last = _body_end(source, first, size, i, n)
+        if last < 0:
             return False
         record_offsets[i] = pos
         pos += ENVELOPE_SIZE + last - first
@@ -246,13 +254,8 @@ def encoded_block_kernel(
     for group in range(counts.shape[0]):
         kind = kinds[group]
         for _ in range(counts[group]):
-            if first > size:  # fewer bodies than counted
-                return False
-            found = _memchr(source + first, 10, size - first)  # the next newline, 0 if none
-            last = size if found == 0 else found - source
-            if found == 0 and i != n - 1:
-                return False
-            if found != 0 and i == n - 1:  # a newline inside the last body
+            last = _body_end(source, first, size, i, n)
+            if last < 0:
                 return False
             record_offsets[i] = pos
             _envelope(records, pos, kind, version, height, i)
@@ -274,6 +277,24 @@ def split_kernel(bodies: Any, counts: Any, record_offsets: Any) -> bool:
     """``record_offsets`` of an encoded block, before its chunks are written (see
     :func:`encoded_block_kernel`): False if a body held a raw newline."""
     return _split(bodies, counts, record_offsets)
+
+
+@numba.njit(cache=True, nogil=True)
+def _chunk_tree(
+    prefix: Any, context: Any, out: Any, lo: Any, hi: Any, levels: Any, tops: Any
+) -> None:
+    """The block tree's nodes of level ``levels`` above the leaf hashes ``lo .. hi - 1`` (at
+    address ``out``) into ``tops`` from node ``lo >> levels``, built in the chunk's own part of
+    the scratch (address ``prefix``) with the chunk's SHA256_CTX (address ``context``)."""
+    _reduce(
+        prefix,
+        context,
+        out + 32 * lo,
+        hi - lo,
+        prefix + SCRATCH_HEAD + 32 * lo,
+        levels,
+        np.int64(tops.ctypes.data) + 32 * (lo >> levels),
+    )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -299,15 +320,7 @@ def leaves_chunk_kernel(
     context = np.int64(ctx.ctypes.data)
     out = np.int64(leaves.ctypes.data)
     _hash_records(context, np.int64(buf.ctypes.data), offsets, lo, hi, out)
-    _reduce(
-        prefix,
-        context,
-        out + 32 * lo,
-        hi - lo,
-        prefix + SCRATCH_HEAD + 32 * lo,
-        levels,
-        np.int64(tops.ctypes.data) + 32 * (lo >> levels),
-    )
+    _chunk_tree(prefix, context, out, lo, hi, levels, tops)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -347,15 +360,7 @@ def encoded_chunk_kernel(
         context,
         out,
     )
-    _reduce(
-        prefix,
-        context,
-        out + 32 * lo,
-        hi - lo,
-        prefix + SCRATCH_HEAD + 32 * lo,
-        levels,
-        np.int64(tops.ctypes.data) + 32 * (lo >> levels),
-    )
+    _chunk_tree(prefix, context, out, lo, hi, levels, tops)
 
 
 @numba.njit(cache=True, nogil=True)
