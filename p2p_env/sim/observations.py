@@ -29,10 +29,13 @@ inside its space.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from p2p_env.sim import compiled
 from p2p_env.sim.community import AgentKind
 from p2p_env.sim.simulator import (
     CommunitySimulator,
@@ -103,6 +106,9 @@ class ObservationBuilder:
         self.storage_capacity[sim.phvs] = c.phvs.capacity_wh
         self.storage_capacity[sim.homes[c.battery_home]] = c.batteries.capacity_wh
         self.is_office = c.kind == AgentKind.OFFICE
+        # The compiled build's arguments, made on first use, and whether it was proven.
+        self._static: tuple[NDArray[Any], ...] | None = None
+        self._proven = False
 
     def build(self, rng: np.random.Generator) -> NDArray[np.float32]:
         """Observations of every agent at the simulator's current slot."""
@@ -128,16 +134,42 @@ class ObservationBuilder:
         c, n_slots = sim.community, sim.series.n_slots
         n, batch = c.n_agents, len(sims)
         t = np.fromiter((min(x.slot, n_slots - 1) for x in sims), np.int64, batch)
+        # Consumption and PV forecasts: one draw of noise for both (the same stream as two).
+        noise = stack_rows([rng.standard_normal((2, n, h)) for rng in rngs])
+        plugged = plugged_rows(sims, t) if c.n_phv else np.zeros((batch, 0), np.bool_)
+        kernels = compiled.kernels()
+        if kernels is None:
+            return self._numpy(t, noise, plugged, state)
+        obs = self._compiled(kernels, t, noise, plugged, state)
+        if not self._proven:
+            # The first build of every builder is also made by the numpy code, and compared.
+            expected = self._numpy(t, noise.copy(), plugged, state)
+            if obs.tobytes() != expected.tobytes():
+                compiled.disprove("the compiled observations")
+                return expected
+            self._proven = True
+        return obs
+
+    def _numpy(
+        self,
+        t: NDArray[np.int64],
+        noise: FloatArray,
+        plugged: NDArray[np.bool_],
+        state: SimState,
+    ) -> NDArray[np.float32]:
+        """:meth:`build_many` in numpy (the reference) from the drawn ``noise`` (scaled in
+        place)."""
+        sim, h = self.sim, self.horizon
+        c = sim.community
+        n, batch = c.n_agents, t.size
         obs = self._buffers.get(batch)
         if obs is None:
             # Reused between calls: every feature below is rewritten each time, and the ones
             # an agent type does not have stay 0.
             obs = self._buffers[batch] = np.zeros((batch, n, self.size))
         obs[:, :, :5] = self.calendar[t][:, None, :]
-        # Consumption and PV forecasts: one draw of noise for both (the same stream as two).
         windows = self._windows(t)
         windows *= self.scale
-        noise = stack_rows([rng.standard_normal((2, n, h)) for rng in rngs])
         noise *= self._lead_std
         noise += 1.0
         np.maximum(noise, 0.0, out=noise)
@@ -147,7 +179,7 @@ class ObservationBuilder:
         obs[:, sim._storage_agents, base] = state.storage_soc_wh / sim.storage.capacity_wh
         if c.n_phv:
             phvs = self._phvs
-            obs[:, phvs, base + 1] = plugged_rows(sims, t)
+            obs[:, phvs, base + 1] = plugged
             obs[:, phvs, base + 2] = self.next_departure[t] / SLOTS_PER_DAY_NORM
             obs[:, phvs, base + 3] = self.next_trip_wh[t] / c.phvs.capacity_wh
         tags = len(sim.tags)
@@ -162,6 +194,81 @@ class ObservationBuilder:
         np.maximum(obs, self.low, out=obs)
         np.minimum(obs, self.high, out=obs)
         return obs.astype(np.float32)
+
+    def _compiled(
+        self,
+        kernels: ModuleType,
+        t: NDArray[np.int64],
+        noise: FloatArray,
+        plugged: NDArray[np.bool_],
+        state: SimState,
+    ) -> NDArray[np.float32]:
+        """:meth:`_numpy` in one call of :func:`p2p_env.sim._step_kernel.observe_slot`."""
+        sim, s = self.sim, self.sim.series
+        if self._static is None:
+            c = sim.community
+            unit_of = np.full(c.n_agents, -1, np.int64)
+            unit_of[sim._storage_agents] = np.arange(sim.storage.n)
+            phv_of = np.full(c.n_agents, -1, np.int64)
+            phv_of[sim.phvs] = np.arange(c.n_phv)
+            tariff = sim.tariffs.residential
+            self._static = (
+                np.ascontiguousarray(sim.homes, dtype=np.int64),
+                np.ascontiguousarray(sim.office, dtype=np.int64),
+                np.ascontiguousarray(sim.phvs, dtype=np.int64),
+                unit_of,
+                phv_of,
+                np.ascontiguousarray(self.scale, dtype=np.float64),
+                np.ascontiguousarray(self._lead_std, dtype=np.float64),
+                self.next_departure / SLOTS_PER_DAY_NORM,
+                self.next_trip_wh / c.phvs.capacity_wh,
+                np.ascontiguousarray(tariff.bounds_wh, dtype=np.int64),
+                (tariff.prices_ticks + tariff.surcharge_ticks).astype(np.int64),
+                np.ascontiguousarray(self.is_office, dtype=np.bool_),
+                np.ascontiguousarray(self._buyback, dtype=np.float64),
+                self.low.astype(np.float64),
+                self.high.astype(np.float64),
+            )
+        (homes, office, phvs, unit_of, phv_of, scale, lead_std, departure, trip, bounds, tiers,
+         is_office, buyback, low, high) = self._static  # fmt: skip
+        out = np.empty((t.size, sim.community.n_agents, self.size), np.float32)
+        kernels.observe_slot(
+            t,
+            self.calendar,
+            s.home_load_wh,
+            s.home_pv_wh,
+            s.office_load_wh,
+            s.office_pv_wh,
+            s.phv_drive_wh,
+            homes,
+            office,
+            phvs,
+            unit_of,
+            phv_of,
+            scale,
+            noise,
+            lead_std,
+            state.storage_soc_wh,
+            sim.storage.capacity_wh,
+            plugged,
+            departure,
+            trip,
+            state.last_price,
+            state.last_volume,
+            sim.price_min,
+            sim.price_max,
+            self.volume_scale,
+            state.grid_bought_wh,
+            bounds,
+            tiers,
+            is_office,
+            sim.tariffs.office_energy_ticks,
+            buyback,
+            low,
+            high,
+            out,
+        )
+        return out
 
     def _windows(self, t: NDArray[np.int64]) -> FloatArray:
         """Consumption and PV of every agent for slots ``t .. t + horizon - 1`` of each

@@ -141,6 +141,22 @@ class Settlement:
             object.__setattr__(row, name, getattr(self, name)[b])
         return row
 
+    @classmethod
+    def computed(cls, net_cost_sen: IntArray, **arrays: IntArray) -> Settlement:
+        """A settlement whose ``net_cost_sen`` was computed with it (by the compiled step,
+        :mod:`p2p_env.sim._step_kernel`: the sum :meth:`__post_init__` takes, in the same
+        order); ``arrays`` are the other fields."""
+        expected = set(_SETTLEMENT_ARRAYS) - {"net_cost_sen"}
+        if arrays.keys() != expected:
+            raise TypeError(
+                f"Settlement.computed takes the fields {sorted(expected)}, got {sorted(arrays)}"
+            )
+        settled = object.__new__(cls)
+        for name, value in arrays.items():
+            object.__setattr__(settled, name, value)
+        object.__setattr__(settled, "net_cost_sen", net_cost_sen)
+        return settled
+
     def __post_init__(self) -> None:
         object.__setattr__(
             self,

@@ -24,6 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from p2p_env.config import GymConfig
+from p2p_env.sim import _step_layout as K
+from p2p_env.sim import compiled
 from p2p_env.sim.actions import DecodedActions, action_size, decode
 from p2p_env.sim.community import AgentKind, Community
 from p2p_env.sim.exchange_market import ExchangeMarket
@@ -276,22 +278,80 @@ def step_communities(
     """
     lead = sims[0]
     c, s = lead.community, lead.series
-    n = c.n_agents
     t = np.fromiter((sim.slot for sim in sims), np.int64, len(sims))
     if t.max() >= s.n_slots:
         raise RuntimeError("the series has no slot left: reset the simulator")
     for sim, slot in zip(sims, t.tolist(), strict=True):
         sim.month.roll(int(lead.month_of_slot[slot]))
-    decoded = decode(actions, c, lead.price_min, lead.price_max, lead.sell_tag_index)
+    fast = compiled.step_of(lead)
+    if fast is None:
+        decoded = decode(actions, c, lead.price_min, lead.price_max, lead.sell_tag_index)
+    else:
+        decoded = fast.decode(actions)
     rows = [decoded.row(b) for b in range(len(sims))]
     outcomes = [
         sim.market.clear(slot, row) for sim, slot, row in zip(sims, t.tolist(), rows, strict=True)
     ]
     market = MarketArrays.stack(outcomes)
+    available = np.empty((len(sims), lead.storage.n), dtype=np.bool_)
+    available[:, : c.batteries.n] = True  # home batteries are always connected
+    if c.n_phv:
+        available[:, c.batteries.n :] = plugged_rows(sims, t)
+    if fast is None:
+        done = after_clearing(lead, t, decoded, market, state, available)
+    else:
+        done = SlotArrays.of(fast.after_clearing(t, decoded, market, state, available), market)
+    traded = market.price_ticks >= 0
+    np.copyto(state.last_price, market.price_ticks, where=traded)
+    state.last_volume[:] = market.volume_wh
 
-    # Physics.
-    consumption = np.zeros((len(sims), n))
-    generation = np.zeros((len(sims), n))
+    results = []
+    for b, (sim, slot, outcome) in enumerate(zip(sims, t.tolist(), outcomes, strict=True)):
+        flows = SlotFlows(
+            slot=slot, metered_wh=done.metered_wh[b], **{k: v[b] for k, v in done.flows.items()}
+        )
+        settled = done.settlement.row(b)
+        block_hash = sim.recorder.record(flows, outcome, settled) if sim.recorder else ""
+        sim.slot = slot + 1
+        results.append(
+            SlotResult(
+                slot=slot,
+                rewards=done.rewards[b],
+                cost_jpy=done.cost_jpy[b],
+                settlement=settled,
+                gasoline_sen=done.gasoline_sen[b],
+                gasoline_l=done.gasoline_l[b],
+                phv_shortfall_wh=done.shortfall_wh[b],
+                storage_curtailed_wh=done.curtailed_wh[b],
+                decoded=rows[b],
+                outcome=outcome,
+                flows=flows,
+                block_hash=block_hash,
+                soc=done.soc[b],
+            )
+        )
+    return results
+
+
+def after_clearing(
+    lead: CommunitySimulator,
+    t: IntArray,
+    decoded: DecodedActions,
+    market: MarketArrays,
+    state: SimState,
+    available: NDArray[np.bool_],
+) -> SlotArrays:
+    """Physics, settlement and rewards of ``B`` communities at slots ``t``, once cleared.
+
+    The reference in numpy of what :class:`p2p_env.sim.compiled.CompiledStep` computes in one
+    call (tested equal). ``available`` says which storage units may move (``B x units``);
+    ``state`` is updated in place.
+    """
+    c, s = lead.community, lead.series
+    n = c.n_agents
+    batch = t.size
+    consumption = np.zeros((batch, n))
+    generation = np.zeros((batch, n))
     consumption[:, lead._homes] = s.home_load_wh[t]
     generation[:, lead._homes] = s.home_pv_wh[t]
     if lead.office.size:
@@ -299,22 +359,18 @@ def step_communities(
         generation[:, lead.office] = s.office_pv_wh[t][:, None]
     # Home batteries and PHVs move as one bank (batteries first): one vectorised step.
     units = lead._storage_agents
-    available = np.empty((len(sims), lead.storage.n), dtype=np.bool_)
-    available[:, : c.batteries.n] = True  # home batteries are always connected
-    if c.n_phv:
-        available[:, c.batteries.n :] = plugged_rows(sims, t)
     step = lead.storage.step(
         state.storage_soc_wh, decoded.setpoint_w[:, units], available, lead.slot_hours
     )
-    charge = np.zeros((len(sims), n))
-    discharge = np.zeros((len(sims), n))
-    curtailed = np.zeros((len(sims), n))
-    drawn_internally = np.zeros((len(sims), n))
+    charge = np.zeros((batch, n))
+    discharge = np.zeros((batch, n))
+    curtailed = np.zeros((batch, n))
+    drawn_internally = np.zeros((batch, n))
     charge[:, units] = step.charged_wh
     discharge[:, units] = step.discharged_wh
     curtailed[:, units] = step.curtailed_wh
     drawn_internally[:, units] = step.losses_wh
-    shortfall = np.zeros((len(sims), n))
+    shortfall = np.zeros((batch, n))
     if c.n_phv:
         # Trips: the battery supplies what it can above its floor, gasoline the rest.
         need = s.phv_drive_wh[t]
@@ -341,49 +397,82 @@ def step_communities(
     if "pv" in lead.tags:
         green = market.bought_by_tag_wh[..., lead.tags.index("pv")] / 1000.0
     else:
-        green = np.zeros((len(sims), n))
+        green = np.zeros((batch, n))
     extras = (
         env.phv_unmet_departure_penalty_jpy_per_kwh * shortfall / 1000
         - env.green_preference_jpy_per_kwh * green
     )
-    rewards = -(cost_jpy + extras) * env.reward_scale
-    ints = {
-        "generation_wh": np.rint(generation).astype(np.int64),
-        "storage_discharge_wh": np.rint(discharge).astype(np.int64),
-        "storage_charge_wh": np.rint(charge).astype(np.int64),
-        "storage_drawn_wh": np.rint(drawn_internally).astype(np.int64),
-        "consumption_wh": np.rint(consumption).astype(np.int64),
-    }
-    gasoline_l = shortfall * lead.litres_per_wh
-    soc = soc_rows(lead, state.storage_soc_wh)
-    traded = market.price_ticks >= 0
-    np.copyto(state.last_price, market.price_ticks, where=traded)
-    state.last_volume[:] = market.volume_wh
+    return SlotArrays(
+        rewards=-(cost_jpy + extras) * env.reward_scale,
+        cost_jpy=cost_jpy,
+        gasoline_sen=gasoline_sen,
+        gasoline_l=shortfall * lead.litres_per_wh,
+        shortfall_wh=shortfall,
+        curtailed_wh=curtailed,
+        soc=soc_rows(lead, state.storage_soc_wh),
+        metered_wh=metered,
+        flows={
+            "generation_wh": np.rint(generation).astype(np.int64),
+            "storage_discharge_wh": np.rint(discharge).astype(np.int64),
+            "storage_charge_wh": np.rint(charge).astype(np.int64),
+            "storage_drawn_wh": np.rint(drawn_internally).astype(np.int64),
+            "consumption_wh": np.rint(consumption).astype(np.int64),
+        },
+        settlement=settlement,
+    )
 
-    results = []
-    for b, (sim, slot, outcome) in enumerate(zip(sims, t.tolist(), outcomes, strict=True)):
-        flows = SlotFlows(slot=slot, metered_wh=metered[b], **{k: v[b] for k, v in ints.items()})
-        settled = settlement.row(b)
-        block_hash = sim.recorder.record(flows, outcome, settled) if sim.recorder else ""
-        sim.slot = slot + 1
-        results.append(
-            SlotResult(
-                slot=slot,
-                rewards=rewards[b],
-                cost_jpy=cost_jpy[b],
-                settlement=settled,
-                gasoline_sen=gasoline_sen[b],
-                gasoline_l=gasoline_l[b],
-                phv_shortfall_wh=shortfall[b],
-                storage_curtailed_wh=curtailed[b],
-                decoded=rows[b],
-                outcome=outcome,
-                flows=flows,
-                block_hash=block_hash,
-                soc=soc[b],
-            )
+
+@dataclass(frozen=True)
+class SlotArrays:
+    """What :func:`after_clearing` gives: ``B x agents`` arrays of the slot's outcome."""
+
+    rewards: FloatArray
+    cost_jpy: FloatArray
+    gasoline_sen: IntArray
+    gasoline_l: FloatArray
+    shortfall_wh: FloatArray
+    curtailed_wh: FloatArray
+    soc: FloatArray
+    metered_wh: IntArray
+    flows: dict[str, IntArray]
+    """:class:`~p2p_env.sim.market.SlotFlows`' arrays other than the meter, by field name."""
+    settlement: Settlement
+
+    @classmethod
+    def of(cls, computed: tuple[FloatArray, IntArray], market: MarketArrays) -> SlotArrays:
+        """From the compiled step's output rows (:mod:`p2p_env.sim._step_kernel`'s layout)."""
+        floats, ints = computed
+        return cls(
+            rewards=floats[K.F_REWARD],
+            cost_jpy=floats[K.F_COST_JPY],
+            gasoline_sen=ints[K.I_GASOLINE_SEN],
+            gasoline_l=floats[K.F_GASOLINE_L],
+            shortfall_wh=floats[K.F_SHORTFALL],
+            curtailed_wh=floats[K.F_CURTAILED],
+            soc=floats[K.F_SOC],
+            metered_wh=ints[K.I_METERED],
+            flows={
+                "generation_wh": ints[K.I_GENERATION],
+                "storage_discharge_wh": ints[K.I_DISCHARGE],
+                "storage_charge_wh": ints[K.I_CHARGE],
+                "storage_drawn_wh": ints[K.I_DRAWN],
+                "consumption_wh": ints[K.I_CONSUMPTION],
+            },
+            settlement=Settlement.computed(
+                p2p_bought_wh=market.bought_wh,
+                p2p_sold_wh=market.sold_wh,
+                p2p_paid_sen=market.paid_sen,
+                p2p_received_sen=market.received_sen,
+                grid_bought_wh=ints[K.I_GRID_BOUGHT],
+                grid_sold_wh=ints[K.I_GRID_SOLD],
+                grid_cost_sen=ints[K.I_GRID_COST],
+                grid_revenue_sen=ints[K.I_GRID_REVENUE],
+                demand_charge_sen=ints[K.I_DEMAND],
+                undelivered_wh=ints[K.I_UNDELIVERED],
+                imbalance_penalty_sen=ints[K.I_PENALTY],
+                net_cost_sen=ints[K.I_NET_COST],
+            ),
         )
-    return results
 
 
 @dataclass(frozen=True)
