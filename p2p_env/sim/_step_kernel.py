@@ -29,6 +29,8 @@ import numba
 import numpy as np
 
 from p2p_env.sim._step_layout import (
+    AT_HOME,
+    AT_OFFICE,
     B_CAPACITY,
     B_CHARGE_W,
     B_DISCHARGE_W,
@@ -132,6 +134,20 @@ def decode_slot(
 
 
 @numba.njit(cache=True, nogil=True)
+def _plug(location: np.ndarray, slot: int, chargers: int, plugged: np.ndarray) -> None:
+    """``CommunitySimulator.plugged(slot)`` into ``plugged``: PHVs at home, and at the office
+    while a charger is free (in PHV order)."""
+    at_office = 0
+    for p in range(location.shape[1]):
+        where = location[slot, p]
+        if where == AT_OFFICE:
+            at_office += 1
+            plugged[p] = at_office <= chargers
+        else:
+            plugged[p] = where == AT_HOME
+
+
+@numba.njit(cache=True, nogil=True)
 def _to_sen(milli_sen: int) -> int:
     """:func:`p2p_env.sim.tariffs.to_sen` of one value."""
     quotient = milli_sen // 1000
@@ -162,7 +178,8 @@ def settle_slot(
     n_batteries: int,
     bank: np.ndarray,
     hours: float,
-    available: np.ndarray,
+    phv_location: np.ndarray,
+    chargers: int,
     setpoint_w: np.ndarray,
     soc_wh: np.ndarray,
     bought_wh: np.ndarray,
@@ -183,6 +200,9 @@ def settle_slot(
 ) -> None:
     """The slot after clearing, for ``B`` communities at slots ``t`` (see the module docstring).
 
+    Batteries are always connected, PHVs when :func:`_plug` says so (``phv_location`` and the
+    office's ``chargers``).
+
     Updates ``soc_wh`` (``B x units``), ``grid_bought_month`` and ``peak_import_month``
     (``B x agents``) in place and writes ``floats`` (``N_FLOATS x B x agents``) and ``ints``
     (``N_INTS x B x agents``). ``green_wh`` is what each agent bought of the ``pv`` tag (zeros
@@ -196,8 +216,10 @@ def settle_slot(
     discharge = np.zeros(n)
     drawn_internally = np.zeros(n)
     shortfall = np.zeros(n)
+    plugged = np.zeros(phvs.shape[0], np.bool_)
     for b in range(batch):
         slot = t[b]
+        _plug(phv_location, slot, chargers, plugged)
         consumption[:] = 0.0
         generation[:] = 0.0
         charge[:] = 0.0
@@ -215,7 +237,7 @@ def settle_slot(
         # StorageBank.step, unit by unit.
         for u in range(n_units):
             agent = units[u]
-            on = available[b, u]
+            on = u < n_batteries or plugged[u - n_batteries]  # batteries are always connected
             setpoint = setpoint_w[b, agent]
             if not np.isfinite(setpoint):
                 setpoint = 0.0
@@ -339,7 +361,8 @@ def observe_slot(
     lead_std: np.ndarray,
     soc_wh: np.ndarray,
     capacity_wh: np.ndarray,
-    plugged: np.ndarray,
+    phv_location: np.ndarray,
+    chargers: int,
     departure: np.ndarray,
     trip: np.ndarray,
     last_price: np.ndarray,
@@ -373,8 +396,10 @@ def observe_slot(
     span = price_max - price_min
     obs = np.zeros(size)
     window = np.zeros((2, horizon, n))
+    plugged = np.zeros(phvs.shape[0], np.bool_)
     for b in range(batch):
         slot = t[b]
+        _plug(phv_location, slot, chargers, plugged)
         window[:] = 0.0
         for j in range(horizon):
             s = slot + j
@@ -402,7 +427,7 @@ def observe_slot(
                 obs[base] = soc_wh[b, u] / capacity_wh[u]
             p = phv_of[i]
             if p >= 0:
-                obs[base + 1] = 1.0 if plugged[b, p] else 0.0
+                obs[base + 1] = 1.0 if plugged[p] else 0.0
                 obs[base + 2] = departure[slot, p]
                 obs[base + 3] = trip[slot, p]
             for k in range(n_tags):

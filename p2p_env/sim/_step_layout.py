@@ -9,6 +9,10 @@ from p2p_env.sim.actions import BUY as BUY
 from p2p_env.sim.actions import NO_ORDER as NO_ORDER
 from p2p_env.sim.actions import SELL as SELL
 
+# The PHV location codes are the series'.
+from p2p_env.sim.series import AT_HOME as AT_HOME
+from p2p_env.sim.series import AT_OFFICE as AT_OFFICE
+
 # Rows of settle_slot's float output (each B x agents).
 F_REWARD, F_COST_JPY, F_GASOLINE_L, F_SHORTFALL, F_CURTAILED, F_SOC = range(6)
 N_FLOATS = 6

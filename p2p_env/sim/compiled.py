@@ -181,7 +181,6 @@ class CompiledStep:
         decoded: DecodedActions,
         market: MarketArrays,
         state: SimState,
-        available: NDArray[np.bool_],
     ) -> tuple[FloatArray, IntArray]:
         """:func:`~p2p_env.sim.simulator.after_clearing` as the kernel's output rows (``floats``,
         ``ints``; :mod:`p2p_env.sim._step_layout` names them); ``state`` is updated in place."""
@@ -203,7 +202,8 @@ class CompiledStep:
             self.sim.community.batteries.n,
             self.bank,
             self.sim.slot_hours,
-            available,
+            self.sim.series.phv_location,
+            self.sim.community.office_chargers,
             decoded.setpoint_w,
             state.storage_soc_wh,
             market.bought_wh,
@@ -226,9 +226,16 @@ class CompiledStep:
 
     def proven(self) -> bool:
         """Whether the kernels give the numpy code's values on this layout: every slot of the
-        series' first day, from copies of the simulator's state, actions that reach every
-        limit (NaN, inf and out-of-range ones too) and made-up trades."""
-        from p2p_env.sim.simulator import MarketArrays, SimState, after_clearing
+        series' first day (the PHVs' trips and plug states with it), from copies of the
+        simulator's state, actions that reach every limit (NaN, inf and out-of-range ones too)
+        and made-up trades."""
+        from p2p_env.sim.simulator import (
+            MarketArrays,
+            SimState,
+            SlotArrays,
+            after_clearing,
+            storage_available,
+        )
 
         sim = self.sim
         rng = np.random.default_rng(0)
@@ -257,11 +264,9 @@ class CompiledStep:
                 price_ticks=np.full((1, len(sim.tags)), -1, np.int64),
                 volume_wh=np.zeros((1, len(sim.tags)), np.int64),
             )
-            available = rng.random((1, sim.storage.n)) < 0.8
             t = np.asarray([slot], np.int64)
-            from p2p_env.sim.simulator import SlotArrays
-
-            mine = SlotArrays.of(self.after_clearing(t, reference, market, ours, available), market)
+            available = storage_available(sim, sim.plugged_many(t))
+            mine = SlotArrays.of(self.after_clearing(t, reference, market, ours), market)
             expected = after_clearing(sim, t, reference, market, theirs, available)
             if not (_same(mine, expected) and _same(ours, theirs)):
                 return False

@@ -136,14 +136,13 @@ class ObservationBuilder:
         t = np.fromiter((min(x.slot, n_slots - 1) for x in sims), np.int64, batch)
         # Consumption and PV forecasts: one draw of noise for both (the same stream as two).
         noise = stack_rows([rng.standard_normal((2, n, h)) for rng in rngs])
-        plugged = plugged_rows(sims, t) if c.n_phv else np.zeros((batch, 0), np.bool_)
         kernels = compiled.kernels()
         if kernels is None:
-            return self._numpy(t, noise, plugged, state)
-        obs = self._compiled(kernels, t, noise, plugged, state)
+            return self._numpy(t, noise, plugged_rows(sims, t), state)
+        obs = self._compiled(kernels, t, noise, state)
         if not self._proven:
             # The first build of every builder is also made by the numpy code, and compared.
-            expected = self._numpy(t, noise.copy(), plugged, state)
+            expected = self._numpy(t, noise.copy(), plugged_rows(sims, t), state)
             if obs.tobytes() != expected.tobytes():
                 compiled.disprove("the compiled observations")
                 return expected
@@ -158,7 +157,7 @@ class ObservationBuilder:
         state: SimState,
     ) -> NDArray[np.float32]:
         """:meth:`build_many` in numpy (the reference) from the drawn ``noise`` (scaled in
-        place)."""
+        place) and the PHVs' plug state (``B x PHVs``)."""
         sim, h = self.sim, self.horizon
         c = sim.community
         n, batch = c.n_agents, t.size
@@ -200,7 +199,6 @@ class ObservationBuilder:
         kernels: ModuleType,
         t: NDArray[np.int64],
         noise: FloatArray,
-        plugged: NDArray[np.bool_],
         state: SimState,
     ) -> NDArray[np.float32]:
         """:meth:`_numpy` in one call of :func:`p2p_env.sim._step_kernel.observe_slot`."""
@@ -250,7 +248,8 @@ class ObservationBuilder:
             lead_std,
             state.storage_soc_wh,
             sim.storage.capacity_wh,
-            plugged,
+            s.phv_location,
+            sim.community.office_chargers,
             departure,
             trip,
             state.last_price,

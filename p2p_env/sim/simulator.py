@@ -293,14 +293,11 @@ def step_communities(
         sim.market.clear(slot, row) for sim, slot, row in zip(sims, t.tolist(), rows, strict=True)
     ]
     market = MarketArrays.stack(outcomes)
-    available = np.empty((len(sims), lead.storage.n), dtype=np.bool_)
-    available[:, : c.batteries.n] = True  # home batteries are always connected
-    if c.n_phv:
-        available[:, c.batteries.n :] = plugged_rows(sims, t)
     if fast is None:
+        available = storage_available(lead, plugged_rows(sims, t))
         done = after_clearing(lead, t, decoded, market, state, available)
     else:
-        done = SlotArrays.of(fast.after_clearing(t, decoded, market, state, available), market)
+        done = SlotArrays.of(fast.after_clearing(t, decoded, market, state), market)
     traded = market.price_ticks >= 0
     np.copyto(state.last_price, market.price_ticks, where=traded)
     state.last_volume[:] = market.volume_wh
@@ -501,6 +498,16 @@ def soc_rows(layout: CommunitySimulator, storage_soc_wh: FloatArray) -> FloatArr
     soc = np.full((storage_soc_wh.shape[0], layout.community.n_agents), np.nan)
     soc[:, layout._storage_agents] = storage_soc_wh / layout.storage.capacity_wh
     return soc
+
+
+def storage_available(layout: CommunitySimulator, plugged: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``B x units``: which storage units may move, from the PHVs' plug state (``B x PHVs``);
+    home batteries are always connected."""
+    c = layout.community
+    available = np.empty((plugged.shape[0], layout.storage.n), dtype=np.bool_)
+    available[:, : c.batteries.n] = True
+    available[:, c.batteries.n :] = plugged
+    return available
 
 
 def plugged_rows(sims: Sequence[CommunitySimulator], t: IntArray) -> NDArray[np.bool_]:

@@ -24,6 +24,7 @@ from p2p_env.sim.simulator import (
     SimState,
     SlotArrays,
     after_clearing,
+    storage_available,
 )
 
 from .conftest import simple_series
@@ -167,10 +168,11 @@ def test_kernels_equal_numpy_on_random_slots(
         price_ticks=rng.integers(-1, 5000, (batch, tags)),
         volume_wh=rng.integers(0, 9000, (batch, tags)),
     )
-    available = rng.random((batch, sim.storage.n)) < 0.7
+    plugged = sim.plugged_many(t)
+    available = storage_available(sim, plugged)
     state = _random_state(sim, rng, batch)
     ours, theirs = _copy(state), _copy(state)
-    mine = SlotArrays.of(step.after_clearing(t, expected, market, ours, available), market)
+    mine = SlotArrays.of(step.after_clearing(t, expected, market, ours), market)
     reference = after_clearing(sim, t, expected, market, theirs, available)
     assert compiled._same(mine, reference)
     assert compiled._same(ours, theirs)
@@ -179,8 +181,7 @@ def test_kernels_equal_numpy_on_random_slots(
     kernels = compiled.kernels()
     assert kernels is not None
     noise = rng.standard_normal((batch, 2, n, 6))
-    plugged = sim.plugged_many(t)
-    obs = builder._compiled(kernels, t, noise, plugged, ours)
+    obs = builder._compiled(kernels, t, noise, ours)
     assert obs.tobytes() == builder._numpy(t, noise, plugged, ours).tobytes()
 
 
