@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from exchange.book import arrival_keys, book_from_arrays
+from exchange.book import arrival_start, book_from_arrays
 from exchange.clearing import INT64_SAFE_TOTAL, match_book, tag_prices
 from exchange.orders import Order
 from exchange.params import ClearingParams
@@ -245,8 +245,8 @@ class ArrayExchange:
     def _clear_compiled(self, orders: OrderArrays, params: ClearingParams) -> ArrayClearing | None:
         """The usual slot in one compiled call; ``None`` where it must go the reference way
         (numba missing, columns of other types or shapes, an order to reject, int64 bounds)."""
-        kernel = self._cda.slot_kernel()
-        if kernel is None:
+        kernel, keys = self._cda.slot_kernel(), self._cda.arrival_keys_kernel()
+        if kernel is None or keys is None:
             return None
         agent, is_buy, quantity = orders.agent, orders.is_buy, orders.quantity_wh
         prices, sell_tag, sell_price = orders.prices, orders.sell_tag, orders.sell_price
@@ -279,7 +279,7 @@ class ArrayExchange:
             prices,
             sell_tag,
             sell_price,
-            arrival_keys(n, params.seed),
+            keys(n, arrival_start(params.seed)),
             self._allowed,
             self._agent_ok,
             self._all_sorted_codes,

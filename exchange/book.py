@@ -46,11 +46,16 @@ def splitmix64(values: np.ndarray) -> np.ndarray:
 
 def arrival_keys(n: int, seed: int) -> np.ndarray:
     """SplitMix64 keys of positions ``0..n-1`` for ``seed``; ascending key = earlier arrival."""
-    # Python ints first: numpy would warn (an error under pytest) on uint64 scalar overflow.
-    start = (seed + _GAMMA) & _MASK
     # Array arithmetic wraps silently modulo 2**64, which is what SplitMix64 wants.
-    states = _gamma_steps(n) + np.uint64(start)
+    states = _gamma_steps(n) + arrival_start(seed)
     return splitmix64(states)
+
+
+def arrival_start(seed: int) -> np.uint64:
+    """The state of position 0, ``(seed + GAMMA) mod 2**64``; position ``i``'s is ``i * GAMMA``
+    further."""
+    # Python ints first: numpy would warn (an error under pytest) on uint64 scalar overflow.
+    return np.uint64((seed + _GAMMA) & _MASK)
 
 
 _steps = np.zeros(0, dtype=np.uint64)

@@ -32,6 +32,30 @@ _SHIFT = 32
 _SLOT_MASK = (1 << _SHIFT) - 1
 
 
+# SplitMix64's constants (exchange.book), as uint64: numba turns uint64 mixed with int64 into
+# float64, so every operand below is a uint64.
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MUL1 = np.uint64(0xBF58476D1CE4E5B9)
+_MUL2 = np.uint64(0x94D049BB133111EB)
+_U27, _U30, _U31 = np.uint64(27), np.uint64(30), np.uint64(31)
+
+
+@numba.njit(cache=True, nogil=True)
+def arrival_keys(n: int, start: np.uint64) -> np.ndarray:
+    """:func:`exchange.book.arrival_keys` of ``n`` positions, from ``start = (seed + GAMMA) mod
+    2**64`` (a ``np.uint64``): the states ``start + i * GAMMA`` by wrapping additions, each
+    through SplitMix64's output function."""
+    keys = np.empty(n, np.uint64)
+    state = start
+    for i in range(n):
+        z = state
+        z = (z ^ (z >> _U30)) * _MUL1
+        z = (z ^ (z >> _U27)) * _MUL2
+        keys[i] = z ^ (z >> _U31)
+        state += _GAMMA
+    return keys
+
+
 @numba.njit(cache=True, nogil=True)
 def _push(heap: Int64Array, start: int, size: int, key: int) -> None:
     """Add ``key`` to the min-heap ``heap[start:start + size]`` (the caller counts it)."""

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from exchange.book import Book
 from exchange.mechanisms.base import ClearingMechanism, Matches
@@ -77,6 +78,7 @@ _KernelFn = Callable[[_A, _A, _A, _A, _A, _A, _A, _A, int, int], tuple[_A, _A, _
 _kernel_fn: _KernelFn | None = None
 _slot_fn: Callable[..., tuple[Any, ...]] | None = None
 _records_fn: Callable[..., tuple[Any, ...]] | None = None
+_keys_fn: Callable[[int, np.uint64], NDArray[np.uint64]] | None = None
 _kernel_tried = False
 _kernel_error: str | None = None
 _python_forced = False
@@ -85,13 +87,18 @@ _python_forced = False
 def _kernel() -> _KernelFn | None:
     """The compiled matching loop; ``None`` where numba is not installed or :func:`use_python`
     forced the Python loop. numba is imported on the first call only."""
-    global _kernel_fn, _slot_fn, _records_fn, _kernel_tried, _kernel_error
+    global _kernel_fn, _slot_fn, _records_fn, _keys_fn, _kernel_tried, _kernel_error
     if _python_forced:
         return None
     if not _kernel_tried:
         _kernel_tried = True
         try:
-            from exchange.mechanisms._cda_kernel import clear_slot, match_orders, render_records
+            from exchange.mechanisms._cda_kernel import (
+                arrival_keys,
+                clear_slot,
+                match_orders,
+                render_records,
+            )
         except Exception as exc:
             # numba missing or unusable here (no cache directory, say): the Python loop gives
             # the same trades, slower; backend() says why.
@@ -100,6 +107,7 @@ def _kernel() -> _KernelFn | None:
             _kernel_fn = match_orders
             _slot_fn = clear_slot
             _records_fn = render_records
+            _keys_fn = arrival_keys
     return _kernel_fn
 
 
@@ -110,6 +118,13 @@ def slot_kernel() -> Callable[..., tuple[Any, ...]] | None:
     slot then goes the reference way: array passes, :class:`~exchange.book.Book`, this
     mechanism)."""
     return None if _kernel() is None else _slot_fn
+
+
+def arrival_keys_kernel() -> Callable[[int, np.uint64], NDArray[np.uint64]] | None:
+    """The compiled :func:`exchange.book.arrival_keys` (from ``np.uint64((seed + GAMMA) mod
+    2**64)``, see :func:`exchange.book.arrival_start`) that the compiled slot takes its arrival
+    keys from; ``None`` as for :func:`slot_kernel`."""
+    return None if _kernel() is None else _keys_fn
 
 
 def records_kernel() -> Callable[..., tuple[Any, ...]] | None:

@@ -462,3 +462,21 @@ def test_fragments_parsed_at_once_as_one_by_one(fragments: list[bytes]) -> None:
             arrays._parse_fragments(fragments)
     else:
         assert _expanded(arrays._parse_fragments(fragments)) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(0, 300),
+    seed=st.one_of(st.integers(0, 2**63 - 1), st.sampled_from([0, 1, 2**63 - 1, 2**62])),
+)
+def test_compiled_arrival_keys_are_splitmix64(n: int, seed: int) -> None:
+    """The compiled slot's arrival keys are :func:`exchange.book.arrival_keys`, bit for bit
+    (uint64 wrapping arithmetic, seeds near 2**63 included)."""
+    from exchange.book import arrival_keys, arrival_start
+
+    kernel = cda.arrival_keys_kernel()
+    assert kernel is not None
+    keys = kernel(n, arrival_start(seed))
+    expected = arrival_keys(n, seed)
+    assert keys.dtype == expected.dtype == np.uint64
+    assert keys.tobytes() == expected.tobytes()
