@@ -19,7 +19,8 @@ keeps it on one):
   (``ledger``: certificates, encoding, hashing) and the rest (decoding, physics, settlement,
   observations, infos);
 * the largest community again with brief infos (``full_infos=False``: no per-agent cost
-  breakdown dicts);
+  breakdown dicts), and as a VecEnv (the batched form with ``B = 1``: arrays in and out, no
+  per-agent dicts at all);
 * the ledger's hashing floor: the SHA-256 work alone of a block (RFC 9162 leaves, interior
   nodes, header and parameters) timed over the run's own records as an append hashes them
   (threads included), and the same work counted in SHA-256 compressions at one core's peak
@@ -355,6 +356,16 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
         env.close()
         del env
         gc.collect()  # the next, larger community should not share the peak with this one
+        if name == SCALE_CONFIGS[-1]:
+            # The same community through the batched VecEnv (B = 1): actions, observations
+            # and rewards as arrays, empty infos; the same step, clearing and ledger.
+            log(f"{name}: stepping as a VecEnv")
+            one = BatchedCommunityVecEnv(name, n_communities=1, seed=0)
+            vec_rate = batched_rate(one, 3 if quick else 12)
+            out[f"{name}_vec_slots_per_s"] = vec_rate / one.num_envs
+            one.close()
+            del one
+            gc.collect()
 
     log("exchange clearing (call, 100,000 orders)")
     out["call_orders_per_s_100k"] = clearing_rate(100_000)
@@ -393,6 +404,10 @@ def write_plot(figures: dict[str, Any], path: Path) -> None:
         floor = [figures.get(f"{c['config']}_{key}_slots_per_s") for c in curve]
         if all(f is not None for f in floor):
             ax.loglog(n, 1000 / np.asarray(floor, dtype=float), style, color=color, label=label)
+    largest = curve[-1]["config"]
+    vec = figures.get(f"{largest}_vec_slots_per_s")
+    if vec is not None:
+        ax.loglog([n[-1]], [1000 / vec], "D", color="tab:purple", label="the same as a VecEnv")
     ax.axhline(50.0, color="tab:red", lw=0.8, ls=":", label="20 slots/s (issue 9 target)")
     for c, x, y in zip(curve, n, t, strict=True):
         ax.annotate(c["config"], (x, y), textcoords="offset points", xytext=(5, -12), fontsize=8)

@@ -58,6 +58,7 @@ def test_bench_quick_json_has_every_key(tmp_path: Path) -> None:
         assert figures[f"{name}_hash_floor_slots_per_s"] > 0
         assert figures[f"{name}_sha256_peak_floor_slots_per_s"] > 0
     assert figures["homes_20000_brief_infos_slots_per_s"] > 0
+    assert figures["homes_20000_vec_slots_per_s"] > 0
 
 
 def test_hash_floor_counts_every_hash_of_a_block() -> None:
