@@ -18,9 +18,9 @@ keeps it on one):
 * where a demonstration step's time goes: the shares of clearing (``market``), the ledger block
   (``ledger``: certificates, encoding, hashing) and the rest (decoding, physics, settlement,
   observations, infos);
-* the largest community again with brief infos (``full_infos=False``: no per-agent cost
-  breakdown dicts), and as a VecEnv (the batched form with ``B = 1``: arrays in and out, no
-  per-agent dicts at all);
+* the demonstration and the largest community again with brief infos (``full_infos=False``:
+  no per-agent cost breakdown dicts), the largest also as a VecEnv (the batched form with
+  ``B = 1``: arrays in and out, no per-agent dicts at all);
 * the ledger's hashing floor: the SHA-256 work alone of a block (RFC 9162 leaves, interior
   nodes, header and parameters) timed over the run's own records as an append hashes them
   (threads included), and the same work counted in SHA-256 compressions at one core's peak
@@ -321,6 +321,13 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     out["demo_sha256_peak_floor_agent_steps_per_s"] = n_demo / peak_s
     log("where a demonstration step's time goes")
     out["demo_phase_shares"] = phase_shares(demo, 300 if quick else 2_000)
+    log("demonstration community with brief infos")
+    demo.full_infos = False  # no cost-breakdown dict of 24 keys per agent and step
+    brief_rates, brief_ratios, _ = interleaved(
+        null_rate, lambda: parallel_rate(demo, (300 if quick else 3_000) // rounds)[0], rounds
+    )
+    out["demo_brief_infos_agent_steps_per_s"] = _median(brief_rates)
+    out["demo_brief_infos_ratio_to_null"] = _median(brief_ratios)
     demo.close()
 
     log("batched communities (B = 64)")

@@ -36,6 +36,12 @@ def _table(figures: dict[str, Any]) -> Table:
         ("null ParallelEnv (30 agents)", null, null / 30, 1.0),
         ("demonstration (30 agents)", demo, demo / 30, figures["demo_ratio_to_null"]),
         (
+            "  the same, full_infos=False",
+            figures["demo_brief_infos_agent_steps_per_s"],
+            figures["demo_brief_infos_agent_steps_per_s"] / 30,
+            figures["demo_brief_infos_ratio_to_null"],
+        ),
+        (
             "batched, B = 64 (1,920 agents)",
             batched,
             batched / 1920,

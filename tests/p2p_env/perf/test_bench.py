@@ -59,6 +59,8 @@ def test_bench_quick_json_has_every_key(tmp_path: Path) -> None:
         assert figures[f"{name}_sha256_peak_floor_slots_per_s"] > 0
     assert figures["homes_20000_brief_infos_slots_per_s"] > 0
     assert figures["homes_20000_vec_slots_per_s"] > 0
+    assert 0 < figures["demo_brief_infos_ratio_to_null"] < 1
+    assert figures["demo_brief_infos_agent_steps_per_s"] > 0
 
 
 def test_hash_floor_counts_every_hash_of_a_block() -> None:
