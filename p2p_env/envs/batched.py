@@ -115,6 +115,8 @@ class BatchedCommunityVecEnv(VecEnv):
     def reset(self) -> NDArray[np.float32]:
         """Reset every community (with the seeds given to :meth:`seed` or the constructor)."""
         self.reset_infos = []
+        # A fresh array: the last step returned the previous one to the caller.
+        self._obs = np.empty_like(self._obs)
         for b, env in enumerate(self.envs):
             options = self._options[b * self.n_agents] or None
             obs, infos = env.reset(seed=self._community_seeds[b], options=options)
@@ -123,7 +125,7 @@ class BatchedCommunityVecEnv(VecEnv):
         self._community_seeds = [None] * self.n_communities
         self._reset_seeds()
         self._reset_options()
-        return self._obs.reshape(self.num_envs, -1).copy()
+        return self._obs.reshape(self.num_envs, -1)
 
     def step_async(self, actions: NDArray[np.floating]) -> None:
         """Take one action row per sub-environment (``num_envs x action_size``)."""
@@ -145,8 +147,9 @@ class BatchedCommunityVecEnv(VecEnv):
         n = self.n_agents
         dones = np.zeros((self.n_communities, n), dtype=np.bool_)
         infos: list[dict[str, Any]] = []
-        # Every community's observation in one array program (each its own noise stream).
-        self._obs[:] = self.envs[0].observations_builder.build_many(
+        # Every community's observation in one array program (each its own noise stream): a
+        # fresh array each step, returned as it is (no copy to keep it from the next step).
+        self._obs = self.envs[0].observations_builder.build_many(
             self.batch.simulators, [env._forecast_rng for env in self.envs], self.batch.state
         )
         if not self.full_infos:
@@ -165,7 +168,7 @@ class BatchedCommunityVecEnv(VecEnv):
                 obs, _ = env.reset()
                 self._obs[b] = np.stack(list(obs.values()))
         return (
-            self._obs.reshape(self.num_envs, -1).copy(),
+            self._obs.reshape(self.num_envs, -1),
             batch.rewards.reshape(-1).astype(np.float32),
             dones.reshape(-1),
             infos,

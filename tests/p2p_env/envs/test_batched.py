@@ -121,3 +121,23 @@ def test_sb3_ppo_learns_on_the_batched_env() -> None:
     actions, _ = model.predict(vec.reset(), deterministic=True)
     assert actions.shape == (vec.num_envs, vec.batch.action_size)
     vec.close()
+
+
+def test_returned_observations_are_never_overwritten() -> None:
+    """Each reset and step returns its own array: later steps, auto-resets and resets leave the
+    arrays already returned as they were (a rollout buffer may keep them)."""
+    vec = BatchedCommunityVecEnv(n_communities=2, seed=0, **{"env.episode_days": 1})
+    first = vec.reset()
+    returned = [(first, first.copy())]
+    rng = np.random.default_rng(0)
+    for _ in range(50):  # past the end of the first episode: auto-reset included
+        actions = rng.uniform(-1, 1, (vec.num_envs, vec.batch.action_size))
+        obs, _, dones, _ = vec.step(actions.astype(np.float32))
+        returned.append((obs, obs.copy()))
+    assert dones.dtype == np.bool_
+    again = vec.reset()
+    returned.append((again, again.copy()))
+    assert len({id(obs) for obs, _ in returned}) == len(returned)
+    for obs, snapshot in returned:
+        np.testing.assert_array_equal(obs, snapshot)
+    vec.close()
