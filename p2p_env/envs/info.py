@@ -21,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from p2p_env.sim._step_layout import INFO_KEYS
 from p2p_env.sim.simulator import SlotResult
 
 if TYPE_CHECKING:
@@ -33,32 +32,13 @@ def agent_infos(
     env: P2PCommunityEnv, result: SlotResult, missing: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
     """One fresh info dict per agent (see the module docstring)."""
-    s = result.settlement
-    columns = {
-        "p2p_bought_kwh": s.p2p_bought_wh / 1000,
-        "p2p_sold_kwh": s.p2p_sold_wh / 1000,
-        "p2p_paid_jpy": s.p2p_paid_sen / 100,
-        "p2p_received_jpy": s.p2p_received_sen / 100,
-        "grid_bought_kwh": s.grid_bought_wh / 1000,
-        "grid_sold_kwh": s.grid_sold_wh / 1000,
-        "grid_cost_jpy": s.grid_cost_sen / 100,
-        "grid_revenue_jpy": s.grid_revenue_sen / 100,
-        "demand_charge_jpy": s.demand_charge_sen / 100,
-        "undelivered_kwh": s.undelivered_wh / 1000,
-        "imbalance_penalty_jpy": s.imbalance_penalty_sen / 100,
-        "gasoline_jpy": result.gasoline_sen / 100,
-        "gasoline_l": result.gasoline_l,
-        "net_cost_jpy": result.cost_jpy,
-        "imbalance_kwh": (s.grid_bought_wh - s.grid_sold_wh) / 1000,
-        "storage_curtailed_kwh": result.storage_curtailed_wh / 1000,
-        "phv_shortfall_kwh": result.phv_shortfall_wh / 1000,
-        "nonfinite_actions": result.decoded.nonfinite,
-        "clipped_actions": result.decoded.clipped,
-        "unsellable": result.decoded.unsellable,
-    }
     agents = env.possible_agents
-    keys = (*columns, "soc", "missing_action", "slot_start", "block_hash")
-    lists = [np.asarray(values).tolist() for values in columns.values()]
+    # The numbers in one conversion (computed with the slot: SlotResult.info_columns), then
+    # the action checks, the state of charge and the slot's texts.
+    lists = result.info_columns.tolist()
+    lists.append(result.decoded.nonfinite.tolist())
+    lists.append(result.decoded.clipped.tolist())
+    lists.append(result.decoded.unsellable.tolist())
     # None, not NaN, for agents without storage: NaN != NaN would break equality of infos.
     lists.append([None if x != x else x for x in result.soc.tolist()])
     missing_set = set(missing)
@@ -68,9 +48,22 @@ def agent_infos(
     lists.append([result.block_hash] * n)
     # One fresh dict per agent, built column-wise (no per-field Python loop per agent).
     return {
-        agent: dict(zip(keys, row, strict=True))
+        agent: dict(zip(_KEYS, row, strict=True))
         for agent, row in zip(agents, zip(*lists, strict=True), strict=True)
     }
+
+
+_KEYS = (
+    *INFO_KEYS,
+    "nonfinite_actions",
+    "clipped_actions",
+    "unsellable",
+    "soc",
+    "missing_action",
+    "slot_start",
+    "block_hash",
+)
+"""Every key of a full info, in order (the module docstring says what each holds)."""
 
 
 def brief_infos(

@@ -197,6 +197,7 @@ def settle_slot(
     money: np.ndarray,
     floats: np.ndarray,
     ints: np.ndarray,
+    info: np.ndarray,
 ) -> None:
     """The slot after clearing, for ``B`` communities at slots ``t`` (see the module docstring).
 
@@ -204,9 +205,10 @@ def settle_slot(
     office's ``chargers``).
 
     Updates ``soc_wh`` (``B x units``), ``grid_bought_month`` and ``peak_import_month``
-    (``B x agents``) in place and writes ``floats`` (``N_FLOATS x B x agents``) and ``ints``
-    (``N_INTS x B x agents``). ``green_wh`` is what each agent bought of the ``pv`` tag (zeros
-    without one).
+    (``B x agents``) in place and writes ``floats`` (``N_FLOATS x B x agents``), ``ints``
+    (``N_INTS x B x agents``) and ``info`` (``N_INFO x B x agents``: the infos' numbers, as
+    :func:`p2p_env.sim.simulator.info_columns` computes them). ``green_wh`` is what each agent
+    bought of the ``pv`` tag (zeros without one).
     """
     batch, n = setpoint_w.shape
     n_units = units.shape[0]
@@ -338,8 +340,28 @@ def settle_slot(
             extras = money[M_PENALTY_PER_KWH] * short / 1000 - money[M_GREEN_PER_KWH] * green
             floats[F_REWARD, b, i] = -(cost_jpy + extras) * money[M_REWARD_SCALE]
             floats[F_COST_JPY, b, i] = cost_jpy
-            floats[F_GASOLINE_L, b, i] = short * money[M_LITRES_PER_WH]
+            litres = short * money[M_LITRES_PER_WH]
+            floats[F_GASOLINE_L, b, i] = litres
             floats[F_SHORTFALL, b, i] = short
+            # The infos' numbers: an int64 divided by an integer is a float64 division, as in
+            # numpy; the rows are INFO_KEYS'.
+            info[0, b, i] = bought_wh[b, i] / 1000
+            info[1, b, i] = sold / 1000
+            info[2, b, i] = paid_sen[b, i] / 100
+            info[3, b, i] = received_sen[b, i] / 100
+            info[4, b, i] = (retail + undelivered) / 1000
+            info[5, b, i] = exported / 1000
+            info[6, b, i] = grid_cost / 100
+            info[7, b, i] = revenue / 100
+            info[8, b, i] = demand / 100
+            info[9, b, i] = undelivered / 1000
+            info[10, b, i] = penalty / 100
+            info[11, b, i] = gasoline / 100
+            info[12, b, i] = litres
+            info[13, b, i] = cost_jpy
+            info[14, b, i] = (retail + undelivered - exported) / 1000
+            info[15, b, i] = floats[F_CURTAILED, b, i] / 1000
+            info[16, b, i] = short / 1000
 
 
 @numba.njit(cache=True, nogil=True)

@@ -36,6 +36,28 @@ N_FLOATS = 6
     I_GASOLINE_SEN,
 ) = range(15)
 N_INTS = 15
+# Rows of its info output (each B x agents): the numeric values of every agent's info dict
+# (p2p_env.envs.info), in JPY, kWh and litres, under these keys.
+INFO_KEYS = (
+    "p2p_bought_kwh",
+    "p2p_sold_kwh",
+    "p2p_paid_jpy",
+    "p2p_received_jpy",
+    "grid_bought_kwh",
+    "grid_sold_kwh",
+    "grid_cost_jpy",
+    "grid_revenue_jpy",
+    "demand_charge_jpy",
+    "undelivered_kwh",
+    "imbalance_penalty_jpy",
+    "gasoline_jpy",
+    "gasoline_l",
+    "net_cost_jpy",
+    "imbalance_kwh",
+    "storage_curtailed_kwh",
+    "phv_shortfall_kwh",
+)
+N_INFO = len(INFO_KEYS)
 # Rows of the storage bank's parameters (each of length units).
 B_CAPACITY, B_CHARGE_W, B_DISCHARGE_W, B_ETA_CHARGE, B_ETA_DISCHARGE, B_MIN_WH, B_MAX_WH = range(7)
 # The money and reward scalars, in this order.

@@ -181,12 +181,14 @@ class CompiledStep:
         decoded: DecodedActions,
         market: MarketArrays,
         state: SimState,
-    ) -> tuple[FloatArray, IntArray]:
+    ) -> tuple[FloatArray, IntArray, FloatArray]:
         """:func:`~p2p_env.sim.simulator.after_clearing` as the kernel's output rows (``floats``,
-        ``ints``; :mod:`p2p_env.sim._step_layout` names them); ``state`` is updated in place."""
+        ``ints``, ``info``; :mod:`p2p_env.sim._step_layout` names them); ``state`` is updated
+        in place."""
         batch = t.size
         floats = np.empty((L.N_FLOATS, batch, self.n_agents))
         ints = np.empty((L.N_INTS, batch, self.n_agents), np.int64)
+        info = np.empty((L.N_INFO, batch, self.n_agents))
         if self.pv_tag >= 0:
             green = market.bought_by_tag_wh[..., self.pv_tag]
         else:
@@ -221,8 +223,9 @@ class CompiledStep:
             self.money,
             floats,
             ints,
+            info,
         )
-        return floats, ints
+        return floats, ints, info
 
     def proven(self) -> bool:
         """Whether the kernels give the numpy code's values on this layout: every slot of the

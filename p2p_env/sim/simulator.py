@@ -60,6 +60,9 @@ class SlotResult:
     block_hash: str
     soc: FloatArray
     """Per agent, state of charge as a fraction of capacity (NaN: no storage)."""
+    info_columns: FloatArray
+    """The numbers of the agents' infos, one row per key of
+    :data:`p2p_env.sim._step_layout.INFO_KEYS` (``keys x agents``; :func:`info_columns`)."""
 
 
 @dataclass(frozen=True)
@@ -325,6 +328,7 @@ def step_communities(
                 flows=flows,
                 block_hash=block_hash,
                 soc=done.soc[b],
+                info_columns=done.info_columns[:, b],
             )
         )
     return results
@@ -399,11 +403,12 @@ def after_clearing(
         env.phv_unmet_departure_penalty_jpy_per_kwh * shortfall / 1000
         - env.green_preference_jpy_per_kwh * green
     )
+    gasoline_l = shortfall * lead.litres_per_wh
     return SlotArrays(
         rewards=-(cost_jpy + extras) * env.reward_scale,
         cost_jpy=cost_jpy,
         gasoline_sen=gasoline_sen,
-        gasoline_l=shortfall * lead.litres_per_wh,
+        gasoline_l=gasoline_l,
         shortfall_wh=shortfall,
         curtailed_wh=curtailed,
         soc=soc_rows(lead, state.storage_soc_wh),
@@ -416,6 +421,42 @@ def after_clearing(
             "consumption_wh": np.rint(consumption).astype(np.int64),
         },
         settlement=settlement,
+        info_columns=info_columns(
+            settlement, gasoline_sen, gasoline_l, cost_jpy, curtailed, shortfall
+        ),
+    )
+
+
+def info_columns(
+    s: Settlement,
+    gasoline_sen: IntArray,
+    gasoline_l: FloatArray,
+    cost_jpy: FloatArray,
+    curtailed_wh: FloatArray,
+    shortfall_wh: FloatArray,
+) -> FloatArray:
+    """The numbers of the agents' infos in JPY, kWh and litres, one row per key of
+    :data:`p2p_env.sim._step_layout.INFO_KEYS` (arrays of any shape; ``keys x ...``)."""
+    return np.stack(
+        (
+            s.p2p_bought_wh / 1000,
+            s.p2p_sold_wh / 1000,
+            s.p2p_paid_sen / 100,
+            s.p2p_received_sen / 100,
+            s.grid_bought_wh / 1000,
+            s.grid_sold_wh / 1000,
+            s.grid_cost_sen / 100,
+            s.grid_revenue_sen / 100,
+            s.demand_charge_sen / 100,
+            s.undelivered_wh / 1000,
+            s.imbalance_penalty_sen / 100,
+            gasoline_sen / 100,
+            gasoline_l,
+            cost_jpy,
+            (s.grid_bought_wh - s.grid_sold_wh) / 1000,
+            curtailed_wh / 1000,
+            shortfall_wh / 1000,
+        )
     )
 
 
@@ -434,11 +475,15 @@ class SlotArrays:
     flows: dict[str, IntArray]
     """:class:`~p2p_env.sim.market.SlotFlows`' arrays other than the meter, by field name."""
     settlement: Settlement
+    info_columns: FloatArray
+    """``keys x B x agents``: :func:`info_columns`."""
 
     @classmethod
-    def of(cls, computed: tuple[FloatArray, IntArray], market: MarketArrays) -> SlotArrays:
+    def of(
+        cls, computed: tuple[FloatArray, IntArray, FloatArray], market: MarketArrays
+    ) -> SlotArrays:
         """From the compiled step's output rows (:mod:`p2p_env.sim._step_kernel`'s layout)."""
-        floats, ints = computed
+        floats, ints, info = computed
         return cls(
             rewards=floats[K.F_REWARD],
             cost_jpy=floats[K.F_COST_JPY],
@@ -469,6 +514,7 @@ class SlotArrays:
                 imbalance_penalty_sen=ints[K.I_PENALTY],
                 net_cost_sen=ints[K.I_NET_COST],
             ),
+            info_columns=info,
         )
 
 
