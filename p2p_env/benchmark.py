@@ -49,6 +49,11 @@ from typing import Any
 import numpy as np
 
 SCALE_CONFIGS = ("homes_200", "homes_2000", "homes_20000")
+DAY = 48
+"""Slots in a day. A step's cost follows the time of day (around noon the PV trades, and a
+block holds several times the records of a night slot), so the full run times whole days:
+20 a round for the demonstration, one a round for the batched communities, one or four for the
+generated ones. ``--quick`` times the first slots after a reset (night): rough figures."""
 
 
 def _null_env_class() -> type:
@@ -291,7 +296,7 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
         return parallel_rate(null, null_steps)[0]
 
     demo_rates, demo_ratios, ceilings = interleaved(
-        null_rate, lambda: parallel_rate(demo, (300 if quick else 3_000) // rounds)[0], rounds
+        null_rate, lambda: parallel_rate(demo, 300 if quick else 20 * DAY)[0], rounds
     )
     out["demo_agent_steps_per_s"] = _median(demo_rates)
     out["demo_ratio_to_null"] = _median(demo_ratios)
@@ -324,7 +329,7 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     log("demonstration community with brief infos")
     demo.full_infos = False  # no cost-breakdown dict of 24 keys per agent and step
     brief_rates, brief_ratios, _ = interleaved(
-        null_rate, lambda: parallel_rate(demo, (300 if quick else 3_000) // rounds)[0], rounds
+        null_rate, lambda: parallel_rate(demo, 300 if quick else 20 * DAY)[0], rounds
     )
     out["demo_brief_infos_agent_steps_per_s"] = _median(brief_rates)
     out["demo_brief_infos_ratio_to_null"] = _median(brief_ratios)
@@ -333,7 +338,7 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     log("batched communities (B = 64)")
     vec = BatchedCommunityVecEnv(n_communities=64, seed=0, keep_records=False)
     batched_rates, batched_ratios, more_ceilings = interleaved(
-        null_rate, lambda: batched_rate(vec, (4 if quick else 42) // rounds), rounds
+        null_rate, lambda: batched_rate(vec, 4 if quick else DAY), rounds
     )
     out["batched_agent_steps_per_s"] = _median(batched_rates)
     out["batched_ratio_to_null"] = _median(batched_ratios)
@@ -342,7 +347,8 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     vec.close()
     out["null_agent_steps_per_s"] = _median(ceilings + more_ceilings)
 
-    steps = {"homes_200": (20, 200), "homes_2000": (4, 30), "homes_20000": (2, 6)}
+    # Whole days in the full run (quick: the first slots of a day, at night, when few trade).
+    steps = {"homes_200": (20, 4 * DAY), "homes_2000": (4, DAY), "homes_20000": (2, DAY)}
     for name in SCALE_CONFIGS:
         log(f"{name}: building (data are generated once and cached)")
         env = p2p_env.parallel_env(config=name, seed=0)
@@ -368,7 +374,7 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
             # and rewards as arrays, empty infos; the same step, clearing and ledger.
             log(f"{name}: stepping as a VecEnv")
             one = BatchedCommunityVecEnv(name, n_communities=1, seed=0)
-            vec_rate = batched_rate(one, 3 if quick else 12)
+            vec_rate = batched_rate(one, 3 if quick else DAY)
             out[f"{name}_vec_slots_per_s"] = vec_rate / one.num_envs
             one.close()
             del one
