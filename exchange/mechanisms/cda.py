@@ -104,6 +104,13 @@ def _kernel() -> _KernelFn | None:
             # the same trades, slower; backend() says why.
             _kernel_error = repr(exc)
         else:
+            import numba
+
+            if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
+                # The kernels would run as plain Python, where their memcpy (an external C
+                # function) does nothing: the records would come out wrong.
+                _kernel_error = "NUMBA_DISABLE_JIT is set"
+                return None
             _kernel_fn = match_orders
             _slot_fn = clear_slot
             _records_fn = render_records
