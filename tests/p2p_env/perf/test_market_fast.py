@@ -4,8 +4,6 @@ the checked canonical encoder (``ExchangeMarket.reference_outcome``)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 import numpy as np
@@ -24,6 +22,8 @@ from p2p_env.sim.community import Community
 from p2p_env.sim.exchange_market import ExchangeMarket, SlotRecords, replay
 from p2p_env.sim.market import MarketOutcome
 from p2p_env.sim.tariffs import ticks
+
+from ..episodes import episode_digest
 
 _ARRAYS = (
     "bought_wh",
@@ -214,24 +214,7 @@ def test_episode_equal_with_and_without_the_compiled_slot(monkeypatch: pytest.Mo
         market = env.unwrapped.sim.market
         assert isinstance(market, ExchangeMarket)
         market.exchange.compiled = compiled
-        obs, _ = env.reset(seed=3)
-        rng = np.random.default_rng(11)
-        digest = hashlib.sha256()
-        while env.agents:
-            actions = {}
-            for agent in env.agents:
-                action = rng.uniform(-1.3, 1.3, env.action_space(agent).shape)
-                if rng.random() < 0.03:
-                    action[0] = np.nan if rng.random() < 0.5 else np.inf
-                actions[agent] = action.astype(np.float32)
-            obs, rewards, _, _, infos = env.step(actions)
-            for agent in sorted(obs):
-                digest.update(obs[agent].tobytes())
-                digest.update(repr(rewards[agent]).encode())
-                digest.update(json.dumps(infos[agent], sort_keys=True, default=repr).encode())
-        head = env.unwrapped.sim.recorder.head_hash
-        env.close()
-        return digest.hexdigest(), head
+        return episode_digest(env, 3)
 
     compiled = run(True)
     assert compiled_slots >= 40  # nearly every slot of the day went the compiled way

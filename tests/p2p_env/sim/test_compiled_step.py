@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +25,7 @@ from p2p_env.sim.simulator import (
     storage_available,
 )
 
+from ..episodes import episode_digest
 from .conftest import simple_series
 
 
@@ -41,32 +40,8 @@ def numpy_code() -> Iterator[None]:
 
 
 def _episode_digest(seed: int, **overrides: Any) -> tuple[str, str]:
-    """Observations, rewards, infos and ledger head of one day of random actions with NaN,
-    inf and out-of-range values."""
-    env = p2p_env.parallel_env(config="higashifuji_demo", seed=seed, **overrides)
-    obs, _ = env.reset(seed=seed)
-    rng = np.random.default_rng(seed + 1)
-    digest = hashlib.sha256()
-    for agent in sorted(obs):
-        digest.update(obs[agent].tobytes())
-    while env.agents:
-        actions = {}
-        for agent in env.agents:
-            action = rng.uniform(-1.3, 1.3, env.action_space(agent).shape)
-            draw = rng.random()
-            if draw < 0.03:
-                action[0] = np.nan
-            elif draw < 0.06:
-                action[-1] = -np.inf
-            actions[agent] = action.astype(np.float32)
-        obs, rewards, _, _, infos = env.step(actions)
-        for agent in sorted(obs):
-            digest.update(obs[agent].tobytes())
-            digest.update(repr(rewards[agent]).encode())
-            digest.update(json.dumps(infos[agent], sort_keys=True, default=repr).encode())
-    head = env.unwrapped.sim.recorder.head_hash
-    env.close()
-    return digest.hexdigest(), head
+    """One day of the demonstration (:func:`episode_digest`)."""
+    return episode_digest(p2p_env.parallel_env(config="higashifuji_demo", **overrides), seed)
 
 
 EPISODES = [
