@@ -1,13 +1,15 @@
-"""The simulator's per-agent arithmetic in two compiled calls a slot, where numba runs.
+"""The simulator's per-agent arithmetic in three compiled calls a slot, where numba runs.
 
 :func:`step_of` gives a simulator's :class:`CompiledStep`: decoding
 (:func:`p2p_env.sim.actions.decode`) and everything after the clearing
 (:func:`p2p_env.sim.simulator.after_clearing`: storage, trips, meter, settlement, gasoline,
-rewards) as :mod:`p2p_env.sim._step_kernel` computes them, value for value. Before a simulator
-uses it, the compiled step is proven against the numpy code on that simulator's own layout; where
-numba is missing or the proof fails, :func:`step_of` gives ``None`` and the simulator runs the
-numpy code. :func:`backend` says which and why; :func:`use_python` forces the numpy code (tests
-and benchmarks compare the two).
+rewards, the infos' numbers) as :mod:`p2p_env.sim._step_kernel` computes them, value for value.
+Before a simulator uses it, the compiled step is proven against the numpy code on that
+simulator's own layout (a day of slots: some milliseconds for the demonstration, 0.7 s for
+20,000 homes, once); :class:`~p2p_env.sim.observations.ObservationBuilder` proves its kernel
+on its first build. Where numba is missing or a proof fails, :func:`step_of` and
+:func:`kernels` give ``None`` and the numpy code runs. :func:`backend` says which and why;
+:func:`use_python` forces the numpy code (tests and benchmarks compare the two).
 """
 
 from __future__ import annotations
@@ -49,13 +51,13 @@ def step_of(sim: CommunitySimulator) -> CompiledStep | None:
     """``sim``'s compiled step, built and proven on first use; ``None``: run the numpy code."""
     if _load() is None:
         return None
-    step = sim.__dict__.get("_compiled_step")
+    step = sim._compiled_step
     if step is None:
         step = CompiledStep(sim)
         if not step.proven():
             disprove("the compiled step")
             return None
-        sim.__dict__["_compiled_step"] = step
+        sim._compiled_step = step
     return step
 
 

@@ -11,6 +11,10 @@ Per :meth:`CommunitySimulator.step` (the design's "one slot, end to end"):
 6. rewards: minus each agent's net cost in JPY times ``env.reward_scale``, plus the configured
    extras; the cost breakdown goes to :class:`SlotResult`.
 
+Steps 1, 3, 4 and 6 are the numpy code below (:func:`decode`, :func:`after_clearing`), the
+documented behaviour; where numba runs, :mod:`p2p_env.sim.compiled` computes the same values in
+one call each (proven against this code before use, tested equal).
+
 No RL library is imported here; :mod:`p2p_env.envs` wraps this in PettingZoo and Gymnasium.
 """
 
@@ -161,6 +165,8 @@ class CommunitySimulator:
         self._phv_floor_wh = c.phvs.min_wh
         self._homes = contiguous(self.homes)
         self._phvs = contiguous(self.phvs)
+        self._compiled_step: compiled.CompiledStep | None = None
+        """This layout's compiled step, once :func:`p2p_env.sim.compiled.step_of` proved it."""
         # State, set by reset().
         self.slot = 0
         self.month = MonthState.zeros(c.n_agents)
@@ -269,8 +275,9 @@ def step_communities(
 ) -> list[SlotResult]:
     """Advance ``B`` communities of one layout one slot each, as one array program.
 
-    Decoding, physics, settlement and rewards run once over ``B x agents`` arrays; clearing and
-    the ledger block stay per community (each has its own orders, trades and hash chain). Each
+    Decoding, physics, settlement and rewards run once over ``B x agents`` arrays (compiled
+    where :func:`p2p_env.sim.compiled.step_of` gives a step); clearing and the ledger block stay
+    per community (each has its own orders, trades and hash chain). Each
     community may be at its own slot of the shared series. Community ``b`` gets exactly what
     ``sims[b].step(actions[b])`` alone would give (tested).
 
@@ -342,7 +349,8 @@ def after_clearing(
     state: SimState,
     available: NDArray[np.bool_],
 ) -> SlotArrays:
-    """Physics, settlement and rewards of ``B`` communities at slots ``t``, once cleared.
+    """Physics, settlement, rewards and the infos' numbers of ``B`` communities at slots
+    ``t``, once cleared.
 
     The reference in numpy of what :class:`p2p_env.sim.compiled.CompiledStep` computes in one
     call (tested equal). ``available`` says which storage units may move (``B x units``);
