@@ -1,22 +1,26 @@
 """The simulator's per-agent arithmetic of a slot, compiled with numba.
 
 A slot of a small community is some hundred numpy calls on arrays of 30 values: call overhead,
-not arithmetic (about 250 us of the demonstration's step). These kernels do the same arithmetic
-in two calls, value by value, with the same operations in the same order, so the results are the
-same floats and integers (tested against the numpy code over whole episodes):
+not arithmetic (about 300 us of the demonstration's step). These kernels do the same arithmetic
+in three calls, value by value, with the same operations in the same order, so the results are
+the same floats and integers (tested against the numpy code over whole episodes):
 
 * :func:`decode_slot` is :func:`p2p_env.sim.actions.decode` (with ``sanitize``);
-* :func:`settle_slot` is the part of :func:`p2p_env.sim.simulator.step_communities` after the
-  clearing: the storage bank's step (:meth:`p2p_env.sim.storage.StorageBank.step`), the trips,
-  the meter, :func:`p2p_env.sim.settlement.settle` with its tariffs
+* :func:`settle_slot` is :func:`p2p_env.sim.simulator.after_clearing`: the PHVs' plug state
+  (:meth:`~p2p_env.sim.simulator.CommunitySimulator.plugged`), the storage bank's step
+  (:meth:`p2p_env.sim.storage.StorageBank.step`), the trips, the meter,
+  :func:`p2p_env.sim.settlement.settle` with its tariffs
   (:class:`~p2p_env.sim.tariffs.BlockTariff`, :class:`~p2p_env.sim.tariffs.DemandCharge`,
-  :func:`~p2p_env.sim.tariffs.to_sen`), gasoline and rewards.
+  :func:`~p2p_env.sim.tariffs.to_sen`), gasoline, rewards and the infos' numbers;
+* :func:`observe_slot` is ``ObservationBuilder._numpy`` (the forecast noise drawn by the caller,
+  from the same generator).
 
-The numpy code stays the reference (and runs where numba does not); :mod:`p2p_env.sim.fast`
+The numpy code stays the reference (and runs where numba does not); :mod:`p2p_env.sim.compiled`
 chooses. Every element-wise numpy operation maps to one scalar operation here: ``np.maximum(a,
 b)`` is ``a if a >= b else b`` (no NaN reaches these operations: actions are sanitised and the
 series are finite), ``np.rint`` is ``np.rint``, ``np.divmod`` by a positive integer is Python's
-floor division. Reductions would not map (numpy sums pairwise); there are none.
+floor division, an int64 divided by an integer is a float64 division. Reductions would not map
+(numpy sums pairwise); there are none.
 
 ``cache=True`` keeps the machine code across processes; numba invalidates it only when this file
 changes, so the kernels take everything as arguments; the rows of their outputs are named in
