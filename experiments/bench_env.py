@@ -3,12 +3,14 @@
 Measures, in one run: a null ``ParallelEnv`` with the same agents and spaces that does nothing
 but build its return dicts (the ceiling any ParallelEnv can reach in Python), the demonstration
 community (30 agents), 64 demonstration communities through the batched VecEnv and the generated
-communities of 200, 2,000 and 20,000 homes. Actions are drawn before timing; ledgers are in
-memory. Reported as agent-steps per second and as the ratio to the null rate measured in the
-same run, so the figures survive a noisy machine. The measurements are those of
-``p2p-gym bench`` (:mod:`p2p_env.benchmark`), which also times clearing and verification.
+communities of 200, 2,000 and 20,000 homes (whole days: a step's cost follows the time of day),
+the demonstration and the largest community with brief infos and the largest as a VecEnv.
+Actions are drawn before timing; ledgers are in memory. Reported as agent-steps per second and
+as the ratio to the null rate measured in the same run, so the figures survive a noisy machine.
+The measurements are those of ``p2p-gym bench`` (:mod:`p2p_env.benchmark`), which also times
+clearing and verification.
 
-    python experiments/bench_env.py            # every community, about 10 minutes
+    python experiments/bench_env.py            # every community, about a minute (data cached)
     python experiments/bench_env.py --quick    # shorter runs, under a minute
 """
 
@@ -28,6 +30,7 @@ def main() -> None:
     rows = [
         ("null ParallelEnv", 30, null),
         ("demonstration", 30, figures["demo_agent_steps_per_s"]),
+        ("demonstration, brief infos", 30, figures["demo_brief_infos_agent_steps_per_s"]),
         ("batched demonstration, B = 64", 64 * 30, figures["batched_agent_steps_per_s"]),
     ]
     rows += [
@@ -37,6 +40,8 @@ def main() -> None:
     print(f"{'case':32} {'agents':>7} {'agent-steps/s':>15} {'slots/s':>10} {'/ null':>8}")
     for name, agents, rate in rows:
         print(f"{name:32} {agents:7d} {rate:15,.0f} {rate / agents:10,.1f} {rate / null:8.2%}")
+    for label, key in (("brief infos", "brief_infos"), ("as a VecEnv (B = 1)", "vec")):
+        print(f"homes_20000 {label}: {figures[f'homes_20000_{key}_slots_per_s']:,.1f} slots/s")
     shares = figures["demo_phase_shares"]
     print(
         f"demonstration step: clearing {shares['market']:.0%}, "
