@@ -54,6 +54,8 @@ def test_bench_quick_json_has_every_key(tmp_path: Path) -> None:
     assert figures["demo_hashes_per_slot"] > 2 * 30  # at least a settlement per agent, hashed
     assert figures["demo_sha256_compressions_per_slot"] > figures["demo_hashes_per_slot"]
     assert figures["hash_backend"].startswith("openssl (compiled")  # and its threads
+    assert (figures["step_backend"], figures["clearing_backend"]) == ("compiled", "numba")
+    assert figures["certificates_backend"] == "compiled"
     for name in ("higashifuji_demo", "homes_200", "homes_2000", "homes_20000"):
         assert figures[f"{name}_hash_floor_slots_per_s"] > 0
         assert figures[f"{name}_sha256_peak_floor_slots_per_s"] > 0
