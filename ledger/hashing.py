@@ -540,13 +540,7 @@ def _load() -> _Kernels | None:
         # them (this also compiles them, or loads numba's cache, now rather than mid-block).
         for n in (1, 2, 3, 8):
             block = [bytes([i]) * (i * 7) for i in range(n)]
-            groups = [(1, block[:1]), (2, block[1:])]
-            blob, leaves, root = _compiled_encode_block(kernels, 5, groups, None)
-            if (
-                not isinstance(blob, RecordBlob)
-                or _compiled_leaves_and_root(kernels, block, None) != python_leaves_and_root(block)
-                or (blob.tolist(), leaves, root) != python_encode_block(5, groups)
-            ):
+            if not _agrees(kernels, block, [(1, block[:1]), (2, block[1:])], None):
                 _kernels, _backend = None, "hashlib (compiled path gave different hashes)"
                 return None
     except Exception as exc:  # any failure means: use hashlib, and say why
@@ -580,13 +574,7 @@ def _load_chunks() -> _ChunkKernels | None:
         for n, count in ((3, 2), (33, 2), (100, 3)):
             plan = (chunks, *_chunks(n, count))
             block = [b"r%d" % i * (i % 5) for i in range(n)]
-            groups = [(1, block[:1]), (2, []), (3, block[1:])]
-            blob, leaves, root = _compiled_encode_block(kernels, 5, groups, plan)
-            if (
-                not isinstance(blob, RecordBlob)
-                or _compiled_leaves_and_root(kernels, block, plan) != python_leaves_and_root(block)
-                or (blob.tolist(), leaves, root) != python_encode_block(5, groups)
-            ):
+            if not _agrees(kernels, block, [(1, block[:1]), (2, []), (3, block[1:])], plan):
                 _chunk_kernels, _chunk_state = None, "threaded path gave different hashes"
                 return None
     except Exception as exc:  # the calling thread's kernels still serve
@@ -594,6 +582,17 @@ def _load_chunks() -> _ChunkKernels | None:
         return None
     _chunk_kernels, _chunk_state = chunks, ""
     return chunks
+
+
+def _agrees(kernels: _Kernels, block: list[bytes], groups: Groups, plan: _Plan | None) -> bool:
+    """Whether the compiled path (on ``plan``'s threads, or this one) gives the references'
+    leaves and root of ``block`` and records, leaves and root of the encoded ``groups``."""
+    blob, leaves, root = _compiled_encode_block(kernels, 5, groups, plan)
+    return (
+        isinstance(blob, RecordBlob)
+        and _compiled_leaves_and_root(kernels, block, plan) == python_leaves_and_root(block)
+        and (blob.tolist(), leaves, root) == python_encode_block(5, groups)
+    )
 
 
 def _compile() -> _Kernels:
