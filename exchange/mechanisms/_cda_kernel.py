@@ -309,6 +309,18 @@ path (which rejects, raises or computes in Python ints), the outputs are empty."
 
 
 @numba.njit(cache=True, nogil=True)
+def _half_even(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded half to even, for ``denominator > 0``: the money of a
+    trade (:func:`exchange.units.money_array`) and a volume-weighted price
+    (:func:`exchange.clearing.tag_prices`) round so."""
+    quotient = numerator // denominator
+    twice = 2 * (numerator - quotient * denominator)
+    if twice > denominator or (twice == denominator and quotient % 2 == 1):
+        quotient += 1
+    return quotient
+
+
+@numba.njit(cache=True, nogil=True)
 def clear_slot(
     agent: Int64Array,
     is_buy: np.ndarray,
@@ -496,11 +508,8 @@ def clear_slot(
     for j in range(k):
         q = traded[j]
         p = price[j]
-        product = q * p  # at most 10**12 Wh x 10**6 ticks: inside int64
-        quotient = product // money_divisor
-        twice = 2 * (product - quotient * money_divisor)
-        if twice > money_divisor or (twice == money_divisor and quotient % 2 == 1):
-            quotient += 1
+        # At most 10**12 Wh x 10**6 ticks: inside int64.
+        quotient = _half_even(q * p, money_divisor)
         b = agent[buy_row[j]]
         v = agent[sell_row[j]]
         t = tag[j]
@@ -529,13 +538,8 @@ def clear_slot(
         value[tag[j]] += traded[j] * price[j]
     clearing_prices = np.full(n_tags, -1, dtype=np.int64)
     for t in range(n_tags):
-        d = volume[t]
-        if d:
-            quotient = value[t] // d
-            twice = 2 * (value[t] - quotient * d)
-            if twice > d or (twice == d and quotient % 2 == 1):
-                quotient += 1
-            clearing_prices[t] = quotient
+        if volume[t]:
+            clearing_prices[t] = _half_even(value[t], volume[t])
 
     ok, text = render_records(
         agent,
