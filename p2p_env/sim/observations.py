@@ -29,7 +29,6 @@ inside its space.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -136,10 +135,10 @@ class ObservationBuilder:
         t = np.fromiter((min(x.slot, n_slots - 1) for x in sims), np.int64, batch)
         # Consumption and PV forecasts: one draw of noise for both (the same stream as two).
         noise = stack_rows([rng.standard_normal((2, n, h)) for rng in rngs])
-        kernels = compiled.kernels()
-        if kernels is None:
+        step = compiled.step_of(sim)
+        if step is None:
             return self._numpy(t, noise, plugged_rows(sims, t), state)
-        obs = self._compiled(kernels, t, noise, state)
+        obs = self._compiled(step, t, noise, state)
         if not self._proven:
             # The first build of every builder is also made by the numpy code, and compared.
             expected = self._numpy(t, noise.copy(), plugged_rows(sims, t), state)
@@ -196,13 +195,14 @@ class ObservationBuilder:
 
     def _compiled(
         self,
-        kernels: ModuleType,
+        step: compiled.CompiledStep,
         t: NDArray[np.int64],
         noise: FloatArray,
         state: SimState,
     ) -> NDArray[np.float32]:
-        """:meth:`_numpy` in one call of :func:`p2p_env.sim._step_kernel.observe_slot`."""
-        sim, s = self.sim, self.sim.series
+        """:meth:`_numpy` in one call of :func:`p2p_env.sim._step_kernel.observe_slot`, with the
+        layout arrays of the simulator's compiled ``step`` and the observations' own."""
+        sim = self.sim
         if self._static is None:
             c = sim.community
             unit_of = np.full(c.n_agents, -1, np.int64)
@@ -211,36 +211,29 @@ class ObservationBuilder:
             phv_of[sim.phvs] = np.arange(c.n_phv)
             tariff = sim.tariffs.residential
             self._static = (
-                np.ascontiguousarray(sim.homes, dtype=np.int64),
-                np.ascontiguousarray(sim.office, dtype=np.int64),
-                np.ascontiguousarray(sim.phvs, dtype=np.int64),
                 unit_of,
                 phv_of,
                 np.ascontiguousarray(self.scale, dtype=np.float64),
                 np.ascontiguousarray(self._lead_std, dtype=np.float64),
                 self.next_departure / SLOTS_PER_DAY_NORM,
                 self.next_trip_wh / c.phvs.capacity_wh,
-                np.ascontiguousarray(tariff.bounds_wh, dtype=np.int64),
                 (tariff.prices_ticks + tariff.surcharge_ticks).astype(np.int64),
-                np.ascontiguousarray(self.is_office, dtype=np.bool_),
                 np.ascontiguousarray(self._buyback, dtype=np.float64),
                 self.low.astype(np.float64),
                 self.high.astype(np.float64),
             )
-        (homes, office, phvs, unit_of, phv_of, scale, lead_std, departure, trip, bounds, tiers,
-         is_office, buyback, low, high) = self._static  # fmt: skip
+        (unit_of, phv_of, scale, lead_std, departure, trip, tiers, buyback, low,
+         high) = self._static  # fmt: skip
+        kernels = compiled.kernels()
+        assert kernels is not None
         out = np.empty((t.size, sim.community.n_agents, self.size), np.float32)
         kernels.observe_slot(
             t,
             self.calendar,
-            s.home_load_wh,
-            s.home_pv_wh,
-            s.office_load_wh,
-            s.office_pv_wh,
-            s.phv_drive_wh,
-            homes,
-            office,
-            phvs,
+            *step.series,
+            step.homes,
+            step.office,
+            step.phvs,
             unit_of,
             phv_of,
             scale,
@@ -248,7 +241,7 @@ class ObservationBuilder:
             lead_std,
             state.storage_soc_wh,
             sim.storage.capacity_wh,
-            s.phv_location,
+            sim.series.phv_location,
             sim.community.office_chargers,
             departure,
             trip,
@@ -258,9 +251,9 @@ class ObservationBuilder:
             sim.price_max,
             self.volume_scale,
             state.grid_bought_wh,
-            bounds,
+            step.bounds,
             tiers,
-            is_office,
+            step.is_office,
             sim.tariffs.office_energy_ticks,
             buyback,
             low,

@@ -153,10 +153,8 @@ def test_kernels_equal_numpy_on_random_slots(
     assert compiled._same(ours, theirs)
 
     builder = ObservationBuilder(sim, horizon=6, forecast_error_std=0.2)
-    kernels = compiled.kernels()
-    assert kernels is not None
     noise = rng.standard_normal((batch, 2, n, 6))
-    obs = builder._compiled(kernels, t, noise, ours)
+    obs = builder._compiled(step, t, noise, ours)
     assert obs.tobytes() == builder._numpy(t, noise, plugged, ours).tobytes()
 
 
