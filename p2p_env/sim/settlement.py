@@ -146,10 +146,10 @@ class Settlement:
         """A settlement whose ``net_cost_sen`` was computed with it (by the compiled step,
         :mod:`p2p_env.sim._step_kernel`: the sum :meth:`__post_init__` takes, in the same
         order); ``arrays`` are the other fields."""
-        expected = set(_SETTLEMENT_ARRAYS) - {"net_cost_sen"}
-        if arrays.keys() != expected:
+        if arrays.keys() != _GIVEN_ARRAYS:
             raise TypeError(
-                f"Settlement.computed takes the fields {sorted(expected)}, got {sorted(arrays)}"
+                f"Settlement.computed takes the fields {sorted(_GIVEN_ARRAYS)}, "
+                f"got {sorted(arrays)}"
             )
         settled = object.__new__(cls)
         for name, value in arrays.items():
@@ -171,6 +171,8 @@ class Settlement:
 
 
 _SETTLEMENT_ARRAYS = tuple(f.name for f in fields(Settlement))
+_GIVEN_ARRAYS = frozenset(_SETTLEMENT_ARRAYS) - {"net_cost_sen"}
+"""The fields of a settlement other than the one it computes (:meth:`Settlement.computed`)."""
 
 
 def settle(
