@@ -295,9 +295,10 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     def null_rate() -> float:
         return parallel_rate(null, null_steps)[0]
 
-    demo_rates, demo_ratios, ceilings = interleaved(
-        null_rate, lambda: parallel_rate(demo, 300 if quick else 20 * DAY)[0], rounds
-    )
+    def demo_rate() -> float:
+        return parallel_rate(demo, 300 if quick else 20 * DAY)[0]
+
+    demo_rates, demo_ratios, ceilings = interleaved(null_rate, demo_rate, rounds)
     out["demo_agent_steps_per_s"] = _median(demo_rates)
     out["demo_ratio_to_null"] = _median(demo_ratios)
     out["demo_ratio_to_null_rounds"] = demo_ratios
@@ -335,9 +336,7 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     out["demo_phase_shares"] = phase_shares(demo, 300 if quick else 2_000)
     log("demonstration community with brief infos")
     demo.full_infos = False  # no cost-breakdown dict of 24 keys per agent and step
-    brief_rates, brief_ratios, _ = interleaved(
-        null_rate, lambda: parallel_rate(demo, 300 if quick else 20 * DAY)[0], rounds
-    )
+    brief_rates, brief_ratios, _ = interleaved(null_rate, demo_rate, rounds)
     out["demo_brief_infos_agent_steps_per_s"] = _median(brief_rates)
     out["demo_brief_infos_ratio_to_null"] = _median(brief_ratios)
     demo.close()
