@@ -73,6 +73,11 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
             (prices, flows and state of charge of the episode so far).
         period: Where episodes start: ``train``, ``validation``, ``test`` or ``span``.
         ledger_path: Write the ledger to this SQLite file (default: in memory).
+        keep_records: In memory, keep every record (``True``, the default: the ledger can be
+            queried and fully verified). ``False`` keeps only headers, block hashes and leaf
+            hashes (every slot still appends its block; the head hash is the same): for long
+            episodes of large communities, whose records fill memory (20,000 homes: about
+            22 MB a slot, a gigabyte a day). A SQLite ledger always keeps its records.
         dataset: Use this data set instead of the config's (must match the community).
         recorder: Write blocks with this recorder instead (advanced; overrides ``ledger_path``).
         series: The simulator's view of ``dataset``, when one is shared between environments
@@ -100,6 +105,7 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         *,
         period: PeriodName = "train",
         ledger_path: str | os.PathLike[str] | None = None,
+        keep_records: bool = True,
         dataset: Dataset | None = None,
         recorder: Recorder | None = None,
         series: SlotSeries | None = None,
@@ -117,8 +123,15 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         self._slot_text: dict[int, str] = {}
         self.config = resolve_config(config, overrides)
         self.dataset = dataset if dataset is not None else load_dataset(self.config)
+        if type(keep_records) is not bool:
+            raise TypeError(f"keep_records must be True or False, got {keep_records!r}")
+        if not keep_records and ledger_path is not None:
+            raise ValueError(
+                "keep_records=False applies to the in-memory ledger; a SQLite ledger "
+                f"({ledger_path}) keeps every record"
+            )
         if recorder is None:
-            recorder = _make_recorder(self.config, ledger_path)
+            recorder = _make_recorder(self.config, ledger_path, keep_records)
         if series is None:
             series = from_dataset(self.dataset)
         self.sim = CommunitySimulator(self.config, series, recorder=recorder)
@@ -337,7 +350,9 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
 
 
 def _make_recorder(
-    config: GymConfig, ledger_path: str | os.PathLike[str] | None
+    config: GymConfig, ledger_path: str | os.PathLike[str] | None, keep_records: bool = True
 ) -> Recorder | None:
     """The run's ledger: SQLite at ``ledger_path`` or in memory (see :mod:`p2p_env.sim`)."""
-    return LedgerRecorder.open(config, Path(ledger_path) if ledger_path else None)
+    return LedgerRecorder.open(
+        config, Path(ledger_path) if ledger_path else None, keep_records=keep_records
+    )

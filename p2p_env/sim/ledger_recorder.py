@@ -114,9 +114,14 @@ class LedgerRecorder:
             raise FileExistsError(f"ledger file {path} exists: choose a new path")
 
     @classmethod
-    def open(cls, config: GymConfig, path: Path | None) -> LedgerRecorder:
-        """A recorder for ``config``'s community (SQLite at ``path``, else in memory)."""
-        return cls(Community.from_config(config), path, tags=config.market.tags)
+    def open(
+        cls, config: GymConfig, path: Path | None, *, keep_records: bool = True
+    ) -> LedgerRecorder:
+        """A recorder for ``config``'s community (SQLite at ``path``, else in memory, with
+        every record or, ``keep_records=False``, headers and hashes only)."""
+        return cls(
+            Community.from_config(config), path, keep_records=keep_records, tags=config.market.tags
+        )
 
     @property
     def head_hash(self) -> str:

@@ -159,6 +159,34 @@ def test_sqlite_ledger_of_an_episode_verifies_with_replay(tmp_path: Path) -> Non
     assert (tmp_path / "two.ep1.sqlite").is_file()
 
 
+def test_hashes_only_ledger_gives_the_same_blocks() -> None:
+    kept = p2p_env.parallel_env(seed=3)
+    hashes_only = p2p_env.parallel_env(seed=3, keep_records=False)
+    a, b = _episode(kept, 4, 4), _episode(hashes_only, 4, 4)
+    assert a["hashes"] == b["hashes"]
+    assert a["rewards"] == b["rewards"]
+    full = kept.sim.recorder.ledger  # type: ignore[union-attr]
+    brief = hashes_only.sim.recorder.ledger  # type: ignore[union-attr]
+    assert full.store.keeps_records
+    assert not brief.store.keeps_records
+    assert brief.head_hash == full.head_hash
+    assert brief.store.records(0) is None
+    assert brief.store.leaves(5) == full.store.leaves(5)
+    report = brief.verify()
+    assert report.ok, report.failure
+    assert report.blocks == 48
+    assert "records" not in report.checks
+    assert "records" in full.verify().checks
+
+
+def test_keep_records_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="keep_records=False applies to the in-memory ledger"):
+        p2p_env.parallel_env(keep_records=False, ledger_path=str(tmp_path / "run.sqlite"))
+    assert not (tmp_path / "run.sqlite").exists()
+    with pytest.raises(TypeError, match="keep_records must be True or False, got 'no'"):
+        p2p_env.parallel_env(keep_records="no")
+
+
 @pytest.mark.parametrize("mode", ["ansi", "rgb_array"])
 def test_render(mode: str) -> None:
     env = p2p_env.parallel_env(seed=0, render_mode=mode)
