@@ -1,0 +1,73 @@
+"""``experiments/bench_ledger_cost.py``: its three ledger modes do what they say and undo it."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+import ledger.chain
+import p2p_env
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "bench_ledger_cost", ROOT / "experiments" / "bench_ledger_cost.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_each_ledger_mode_and_its_undoing() -> None:
+    script = _script()
+    env = p2p_env.parallel_env(seed=0)
+    env.reset(seed=1)
+    recorder, encode = env.sim.recorder, ledger.chain.encode_block
+    chain = recorder.ledger  # type: ignore[union-attr]
+    action = {a: np.zeros(5, np.float32) for a in env.possible_agents}
+
+    def step() -> str:
+        infos = env.step(action)[4]
+        return str(infos["office"]["block_hash"])
+
+    assert step() == chain.head_hash.hex()
+    assert chain.store.records(0)
+    with script.ledger_mode("no hashing", [env]):
+        block_hash = step()
+    assert block_hash == chain.head_hash.hex()  # a block was appended...
+    assert chain.header(1).merkle_root == bytes(32)  # ...without its records' tree
+    assert chain.store.records(1) == []
+    with script.ledger_mode("no ledger", [env]):
+        assert env.sim.recorder is None
+        assert step() == ""
+    assert len(chain) == 2  # no block for that slot
+    # Undone, also when the measurement fails.
+    with pytest.raises(RuntimeError), script.ledger_mode("no ledger", [env]):
+        raise RuntimeError
+    assert env.sim.recorder is recorder
+    assert ledger.chain.encode_block is encode
+    step()
+    assert chain.header(2).merkle_root != bytes(32)
+    assert chain.header(2).slot == chain.header(1).slot + 2
+    env.close()
+
+
+def test_the_costs_of_one_short_round() -> None:
+    figures = _script().ledger_costs(rounds=1, days=1)
+    assert set(figures) == {"as is", "no hashing", "no ledger", "null"}
+    for mode in ("as is", "no hashing", "no ledger"):
+        assert set(figures[mode]) == {
+            "demonstration",
+            "demonstration, brief infos",
+            "batched, B = 64",
+        }
+        assert all(rate > 0 for rate in figures[mode].values())
+    assert figures["null"]["null ParallelEnv"] > 0
