@@ -79,7 +79,8 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
             episodes of large communities, whose records fill memory (20,000 homes: about
             22 MB a slot, a gigabyte a day). A SQLite ledger always keeps its records.
         dataset: Use this data set instead of the config's (must match the community).
-        recorder: Write blocks with this recorder instead (advanced; overrides ``ledger_path``).
+        recorder: Write blocks with this recorder instead (advanced; overrides ``ledger_path``,
+            refuses ``keep_records=False``: the recorder has its own).
         series: The simulator's view of ``dataset``, when one is shared between environments
             (advanced: :mod:`p2p_env.envs.batched` shares one among its communities).
         full_infos: ``True`` (default): each agent's info holds its cost breakdown and action
@@ -118,11 +119,6 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
             )
         if period not in PERIODS:
             raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
-        self.render_mode = render_mode
-        self.full_infos = full_infos
-        self._slot_text: dict[int, str] = {}
-        self.config = resolve_config(config, overrides)
-        self.dataset = dataset if dataset is not None else load_dataset(self.config)
         if type(keep_records) is not bool:
             raise TypeError(f"keep_records must be True or False, got {keep_records!r}")
         if not keep_records and ledger_path is not None:
@@ -130,6 +126,16 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
                 "keep_records=False applies to the in-memory ledger; a SQLite ledger "
                 f"({ledger_path}) keeps every record"
             )
+        if not keep_records and recorder is not None:
+            raise ValueError(
+                "keep_records=False configures the default recorder; give the recorder its "
+                "own keep_records instead"
+            )
+        self.render_mode = render_mode
+        self.full_infos = full_infos
+        self._slot_text: dict[int, str] = {}
+        self.config = resolve_config(config, overrides)
+        self.dataset = dataset if dataset is not None else load_dataset(self.config)
         if recorder is None:
             recorder = _make_recorder(self.config, ledger_path, keep_records)
         if series is None:

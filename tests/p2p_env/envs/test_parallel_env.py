@@ -13,6 +13,7 @@ import p2p_env
 from ledger import Ledger
 from p2p_env.envs.parallel import P2PCommunityEnv
 from p2p_env.sim.exchange_market import replay
+from p2p_env.sim.ledger_recorder import LedgerRecorder
 
 
 def test_default_community_agents() -> None:
@@ -185,6 +186,14 @@ def test_keep_records_is_checked(tmp_path: Path) -> None:
     assert not (tmp_path / "run.sqlite").exists()
     with pytest.raises(TypeError, match="keep_records must be True or False, got 'no'"):
         p2p_env.parallel_env(keep_records="no")
+    config = p2p_env.parallel_env().config
+    recorder = LedgerRecorder.open(config, None, keep_records=False)
+    with pytest.raises(ValueError, match="give the recorder its own keep_records"):
+        p2p_env.parallel_env(config=config, recorder=recorder, keep_records=False)
+    env = p2p_env.parallel_env(config=config, recorder=recorder)
+    env.reset(seed=0)
+    env.step({a: np.zeros(5, np.float32) for a in env.agents})
+    assert not env.sim.recorder.ledger.store.keeps_records  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("mode", ["ansi", "rgb_array"])
