@@ -1,5 +1,6 @@
-# Every target builds .venv on first use (Python 3.11 + pip is all a machine needs) and reinstalls
-# when pyproject.toml or constraints.txt change. torch is installed first and pinned: see constraints.txt.
+# Every target builds .venv on first use (Python 3.11 + pip is all a machine needs), then compiles
+# the numba kernels (p2p-gym compile, about 30 s once), and reinstalls when pyproject.toml or
+# constraints.txt change. torch is installed first and pinned: see constraints.txt.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -16,6 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e '.[rl,dev]'
+	$(VENV)/bin/p2p-gym compile
 	@touch $(STAMP)
 
 ## The main job on the embedded default community.

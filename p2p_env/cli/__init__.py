@@ -10,6 +10,7 @@ import typer
 
 from p2p_env.cli import config_cmd, data_cmd, exchange_cmd, ledger_cmd
 from p2p_env.cli.bench_cmd import bench
+from p2p_env.cli.compile_cmd import compile_
 from p2p_env.cli.demo_cmd import demo
 from p2p_env.cli.evaluate_cmd import evaluate, report
 from p2p_env.cli.simulate_cmd import simulate
@@ -30,6 +31,7 @@ app.command("report")(report)
 app.command("train")(train)
 app.command("sweep")(sweep)
 app.command("bench")(bench)
+app.command("compile")(compile_)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(exchange_cmd.app, name="exchange")
 app.add_typer(ledger_cmd.app, name="ledger")

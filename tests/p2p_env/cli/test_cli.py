@@ -23,6 +23,7 @@ SUBCOMMANDS = [
     "train",
     "report",
     "bench",
+    "compile",
     "exchange",
     "ledger",
     "config",
