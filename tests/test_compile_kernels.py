@@ -63,32 +63,23 @@ def test_compile_kernels_reports_the_compiled_paths() -> None:
     }
 
 
+def _python(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done
+
+
 @pytest.mark.slow
 def test_after_compile_a_rollout_compiles_nothing(tmp_path: Path) -> None:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
-    cli = "from p2p_env.cli import app; app()"
-    done = subprocess.run(
-        [sys.executable, "-c", cli, "compile"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+    done = _python(["-c", "from p2p_env.cli import app; app()", "compile"], env)
     assert "kernels ready in" in done.stdout
     assert "hashing: openssl (compiled" in done.stdout
     saved = list(tmp_path.rglob("*.nbi"))
     assert len(saved) >= 6  # one index per kernel file at least
-    done = subprocess.run(
-        [sys.executable, "-c", WORKLOAD],
-        env={**env, "NUMBA_DEBUG_CACHE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+    done = _python(["-c", WORKLOAD], {**env, "NUMBA_DEBUG_CACHE": "1"})
     assert "workload done" in done.stdout
     log = done.stdout + done.stderr
     assert "[cache] index loaded" in log  # the reporting is on, and the cache was read
