@@ -15,6 +15,8 @@ threads to use it).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from exchange import ClearingParams, Order, clear
@@ -22,6 +24,7 @@ from exchange.arrays import rows_backend
 from exchange.mechanisms import cda
 from ledger import hashing, slot_events
 from ledger.fast import formatting_backend
+from p2p_env.envs.parallel import P2PCommunityEnv
 from p2p_env.sim import compiled
 
 
@@ -40,10 +43,9 @@ def backends() -> dict[str, str]:
 
 def compile_kernels() -> dict[str, str]:
     """Run every compiled path once (compiling, or loading numba's cache); :func:`backends`."""
-    import p2p_env  # the package's entry point: not imported at module level (it imports us)
-
     for mechanism in ("cda", "call"):
-        env = p2p_env.parallel_env(seed=0, **{"market.mechanism": mechanism})
+        overrides: dict[str, Any] = {"market.mechanism": mechanism}
+        env = P2PCommunityEnv(seed=0, **overrides)
         env.reset(seed=0)
         rng = np.random.default_rng(0)
         for _ in range(3):
