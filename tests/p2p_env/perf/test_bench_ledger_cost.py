@@ -71,3 +71,9 @@ def test_the_costs_of_one_short_round() -> None:
         }
         assert all(rate > 0 for rate in figures[mode].values())
     assert figures["null"]["null ParallelEnv"] > 0
+
+
+def test_touch_cost_gives_two_rates() -> None:
+    fresh, reused = _script().touch_cost(mb=8)
+    assert fresh > 0
+    assert reused > 0
