@@ -312,17 +312,15 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     if not report.ok:
         raise RuntimeError(f"the benchmark's ledger does not verify: {report.summary()}")
     out["ledger_verify_records_per_s"] = report.records / report.seconds
-    from exchange.mechanisms import cda
-    from ledger.hashing import backend
-    from ledger.slot_events import events_backend
-    from p2p_env.sim import compiled
+    from p2p_env.kernels import backends
 
     compression_s = sha256_seconds_per_compression()
-    out["hash_backend"] = backend()
     # Which code the figures ran: each kernel's or its reference's (with the reason).
-    out["step_backend"] = compiled.backend()
-    out["clearing_backend"] = cda.backend()
-    out["certificates_backend"] = events_backend()
+    ran = backends()
+    out["hash_backend"] = ran["hashing"]
+    out["step_backend"] = ran["step"]
+    out["clearing_backend"] = ran["clearing"]
+    out["certificates_backend"] = ran["certificates"]
     out["sha256_peak_mb_per_s"] = 64 / compression_s / 1e6
     floor = ledger_hash_floor(ledger)
     out["demo_hashes_per_slot"] = floor["hashes"]
