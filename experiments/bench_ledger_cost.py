@@ -67,16 +67,16 @@ def ledger_costs(rounds: int, days: int) -> dict[str, dict[str, float]]:
     vec = BatchedCommunityVecEnv(n_communities=64, seed=0, keep_records=False)
     parallel_rate(demo, 48)  # compiled, cached, warm
     batched_rate(vec, 4)
-    cases: dict[str, Callable[[], float]] = {
-        "demonstration": lambda: parallel_rate(demo, 48 * days)[0],
-        "demonstration, brief infos": lambda: parallel_rate(demo, 48 * days)[0],
-    }
 
     def batched() -> float:
         vec.seed(0)  # the same days in every mode (the ParallelEnv's rate resets with seed 0)
         return batched_rate(vec, 48)
 
-    cases["batched, B = 64"] = batched
+    cases: dict[str, Callable[[], float]] = {
+        "demonstration": lambda: parallel_rate(demo, 48 * days)[0],
+        "demonstration, brief infos": lambda: parallel_rate(demo, 48 * days)[0],
+        "batched, B = 64": batched,
+    }
     seen: dict[str, dict[str, list[float]]] = {m: {c: [] for c in cases} for m in MODES}
     nulls: list[float] = []
     for _ in range(rounds):
