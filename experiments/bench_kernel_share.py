@@ -1,0 +1,214 @@
+"""Diagnostic: how much of a slot runs in the compiled kernels, against what the targets allow.
+
+The throughput targets of issues 6 and 9 set a time budget per community slot: 30 agents at
+100,000 agent-steps/s leave 300 us for a demonstration slot, and at 1,000,000 agent-steps/s
+(the batched communities) 30 us. This script measures, for the same rollouts as ``p2p-gym
+bench`` (the demonstration with full infos; 64 demonstration communities through the batched
+VecEnv, ``keep_records=False``), how long a community slot takes and how much of it is spent
+inside the numba kernels (decoding, clearing, the order and trade rows, settlement, certificate
+events, settlement rows, envelopes and hashing, observations). The rest is Python: the glue
+between the kernels, the results' objects, the PettingZoo dicts and the infos.
+
+If the kernels alone take more than the budget, no amount of work on the Python around them can
+meet the target; only faster kernels (or less work in them) can.
+
+The ledger's share has a floor of its own: every record is a leaf hashed on its own and every
+inner node of the Merkle tree is a hash of 65 bytes, so a block costs a number of SHA-256
+compressions (64-byte rounds) that its records fix. The script counts them on the demonstration
+blocks it wrote and prices them at this machine's SHA-256 peak (hashlib over 64 MiB):
+``sha256_floor_us`` is the time a block's hashing takes however it is driven.
+
+Each case is run twice in one process:
+
+- plain, for the time per community slot;
+- under :mod:`cProfile`, for the kernels' own time. cProfile records a call into a numba
+  dispatcher as a call of the kernel's Python function; its own time is the compiled code's,
+  with the dispatch and the unboxing of its arguments (a slight overestimate of the kernels).
+
+    python experiments/bench_kernel_share.py            # about 20 s with compiled kernels cached
+    python experiments/bench_kernel_share.py --quick    # fewer slots, rough
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import importlib.util
+import pstats
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from p2p_env.benchmark import batched_rate, parallel_rate
+from p2p_env.envs.batched import BatchedCommunityVecEnv
+from p2p_env.envs.parallel import P2PCommunityEnv
+from p2p_env.kernels import backends
+
+KERNEL_MODULES = (
+    "exchange.mechanisms._cda_kernel",
+    "exchange._rows_kernel",
+    "ledger._sha_kernel",
+    "ledger._cert_kernel",
+    "ledger._format_kernel",
+    "p2p_env.sim._step_kernel",
+)
+"""The modules of the gym's numba kernels (as :mod:`p2p_env.kernels` lists them)."""
+
+TARGETS = {"demonstration": 100_000.0, "batched": 1_000_000.0}
+"""Agent-steps per second each case's issue asks for (6; 9, for B = 64)."""
+
+
+def kernel_files() -> dict[str, str]:
+    """Each kernel module's source file (found without importing it) -> the module's name."""
+    files = {}
+    for name in KERNEL_MODULES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"kernel module {name} not found")
+        files[str(Path(spec.origin).resolve())] = name
+    return files
+
+
+def kernel_seconds(call: Callable[[], object]) -> dict[str, float]:
+    """Run ``call`` under cProfile: the own seconds of each kernel called (``module.function``)."""
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        call()
+    finally:
+        profile.disable()
+    files = kernel_files()
+    spent: dict[str, float] = {}
+    stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    for (filename, _, function), (_, _, own, _, _) in stats.items():
+        module = files.get(str(Path(filename).resolve())) if filename.endswith(".py") else None
+        if module is not None:
+            key = f"{module.rsplit('.', 1)[-1]}.{function}"
+            spent[key] = spent.get(key, 0.0) + own
+    return spent
+
+
+def compressions(message_bytes: int) -> int:
+    """SHA-256 compressions of a message: its bytes, the 0x80 byte and the 8-byte length,
+    in 64-byte blocks."""
+    return (message_bytes + 9 + 63) // 64
+
+
+def block_compressions(env: P2PCommunityEnv) -> float:
+    """Mean SHA-256 compressions per block of ``env``'s ledger (records kept): the leaves
+    (0x00 + record), the inner nodes (0x01 + two hashes), the parameters and the header."""
+    recorder = env.sim.recorder
+    chain = getattr(recorder, "ledger", None)
+    if chain is None or not len(chain):
+        raise RuntimeError("the environment has no ledger blocks to count")
+    store = chain.store
+    counts = []
+    for height in range(len(chain)):
+        records = store.records(height)
+        if records is None:
+            raise RuntimeError("the ledger keeps no records: count on one that does")
+        leaves = sum(compressions(1 + len(r)) for r in records)
+        nodes = max(len(records) - 1, 0) * compressions(1 + 64)
+        header = store.header(height)
+        params = store.params(chain.header(height).params_hash) or b""
+        counts.append(leaves + nodes + compressions(len(header)) + compressions(len(params)))
+    return float(np.mean(counts))
+
+
+def sha256_seconds_per_compression(mib: int = 64) -> float:
+    """This machine's best time for one SHA-256 compression (hashlib over ``mib`` MiB)."""
+    data = bytes(mib << 20)
+    best = min(_timed(lambda: hashlib.sha256(data).digest()) for _ in range(3))
+    return best / (len(data) / 64)
+
+
+def _timed(call: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def kernel_share(days: int, batched_steps: int, communities: int = 64) -> dict[str, dict[str, Any]]:
+    """Per case: agents, microseconds per community slot (total, in kernels, the rest), each
+    kernel's microseconds, the budget its target leaves and the SHA-256 floor of a block."""
+    demo = P2PCommunityEnv(seed=0, **{"env.episode_days": days})
+    vec = BatchedCommunityVecEnv(n_communities=communities, seed=0, keep_records=False)
+    parallel_rate(demo, 48)  # compiled, cached, warm
+    batched_rate(vec, 4)
+    demo_steps = 48 * days
+    cases: dict[str, tuple[int, int, Callable[[], float]]] = {
+        # name: (agents, community slots a run steps, run -> agent-steps per second); each run
+        # steps one untimed slot first (parallel_rate, batched_rate) and the same slots every
+        # time (each resets with seed 0).
+        "demonstration": (
+            len(demo.possible_agents),
+            demo_steps + 1,
+            lambda: parallel_rate(demo, demo_steps)[0],
+        ),
+        "batched": (
+            vec.n_agents,
+            communities * (batched_steps + 1),
+            lambda: batched_rate(vec, batched_steps),
+        ),
+    }
+    out: dict[str, dict[str, Any]] = {}
+    for case, (agents, slots, run) in cases.items():
+        per_slot = agents / run() * 1e6
+        kernels = {name: s / slots * 1e6 for name, s in kernel_seconds(run).items()}
+        in_kernels = sum(kernels.values())
+        out[case] = {
+            "agents": agents,
+            "communities": 1 if case == "demonstration" else communities,
+            "us_per_slot": per_slot,
+            "us_in_kernels": in_kernels,
+            "us_rest": per_slot - in_kernels,
+            "us_budget": agents / TARGETS[case] * 1e6,
+            "target_agent_steps_per_s": TARGETS[case],
+            "kernels_us": dict(sorted(kernels.items(), key=lambda kv: -kv[1])),
+        }
+    per_block = block_compressions(demo)
+    seconds = sha256_seconds_per_compression()
+    for f in out.values():
+        f["sha256_compressions_per_block"] = per_block
+        f["sha256_floor_us"] = per_block * seconds * 1e6
+    vec.close()
+    demo.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one day, 12 batched steps")
+    args = parser.parse_args()
+    for part, backend in backends().items():
+        if not backend.startswith(("compiled", "numba", "openssl")):
+            print(f"note: {part} runs {backend}: the kernels' share below is not theirs")
+    figures = kernel_share(1 if args.quick else 7, 12 if args.quick else 48)
+    print(
+        f"{'us per community slot':24}{'total':>9}{'kernels':>9}{'rest':>9}{'SHA-256':>9}"
+        f"{'budget':>9}  (target)"
+    )
+    for case, f in figures.items():
+        label = case if case == "demonstration" else f"{case}, B = {f['communities']}"
+        print(
+            f"{label:24}{f['us_per_slot']:9.1f}{f['us_in_kernels']:9.1f}{f['us_rest']:9.1f}"
+            f"{f['sha256_floor_us']:9.1f}{f['us_budget']:9.1f}"
+            f"  ({f['target_agent_steps_per_s']:,.0f} agent-steps/s)"
+        )
+    f = next(iter(figures.values()))
+    print(
+        f"SHA-256: {f['sha256_compressions_per_block']:.0f} compressions per demonstration "
+        "block at this machine's peak (a floor for the ledger, inside the kernels' time)"
+    )
+    for case, f in figures.items():
+        print(f"\n{case}, kernels (us per community slot):")
+        for name, us in f["kernels_us"].items():
+            print(f"  {name:40}{us:8.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""``experiments/bench_kernel_share.py``: it finds every kernel of a slot; its sums hold."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import p2p_env
+
+ROOT = Path(__file__).resolve().parents[3]
+
+# Every compiled call of a slot with the compiled backends (cda clearing).
+SLOT_KERNELS = {
+    "_step_kernel.decode_slot",
+    "_cda_kernel.arrival_keys",
+    "_cda_kernel.clear_slot",
+    "_rows_kernel.table_rows",
+    "_step_kernel.settle_slot",
+    "_cert_kernel.write_slot",
+    "_format_kernel.fill",
+    "_sha_kernel.encoded_block_kernel",
+    "_step_kernel.observe_slot",
+}
+
+
+@pytest.fixture(scope="module")
+def script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "bench_kernel_share", ROOT / "experiments" / "bench_kernel_share.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_kernel_files_are_the_six_kernel_modules(script: ModuleType) -> None:
+    files = script.kernel_files()
+    assert sorted(files.values()) == sorted(script.KERNEL_MODULES)
+    assert all(Path(f).is_file() and Path(f).name.endswith("_kernel.py") for f in files)
+
+
+@pytest.mark.parametrize(
+    ("size", "blocks"), [(0, 1), (55, 1), (56, 2), (65, 2), (119, 2), (120, 3)]
+)
+def test_compressions_count_sha256_padding(script: ModuleType, size: int, blocks: int) -> None:
+    # SHA-256 appends 0x80 and an 8-byte length: 55 bytes still fit one 64-byte block.
+    assert script.compressions(size) == blocks
+
+
+def test_block_compressions_counts_every_hash_of_a_block(script: ModuleType) -> None:
+    env = p2p_env.parallel_env(seed=0)
+    env.reset(seed=0)
+    env.step({a: env.action_space(a).sample() for a in env.agents})
+    chain = env.sim.recorder.ledger  # type: ignore[union-attr]
+    records = chain.store.records(0)
+    header = chain.store.header(0)
+    params = chain.store.params(chain.header(0).params_hash)
+    assert records
+    assert params
+    # Recounted from the definition: one leaf hash per record, n - 1 inner nodes.
+    expected = (
+        sum(-(-(1 + len(r) + 9) // 64) for r in records)
+        + (len(records) - 1) * 2
+        + -(-(len(header) + 9) // 64)
+        + -(-(len(params) + 9) // 64)
+    )
+    assert script.block_compressions(env) == expected
+    # The header's hash is the block hash the ledger chains: the bytes counted are hashed.
+    assert hashlib.sha256(header).digest() == chain.head_hash
+    env.close()
+
+
+def test_block_compressions_needs_records(script: ModuleType) -> None:
+    env = p2p_env.parallel_env(seed=0, keep_records=False)
+    env.reset(seed=0)
+    with pytest.raises(RuntimeError, match="no ledger blocks"):
+        script.block_compressions(env)
+    env.step({a: env.action_space(a).sample() for a in env.agents})
+    with pytest.raises(RuntimeError, match="keeps no records"):
+        script.block_compressions(env)
+    env.close()
+
+
+def test_a_short_run_finds_every_kernel_and_its_sums_hold(script: ModuleType) -> None:
+    figures = script.kernel_share(days=1, batched_steps=2, communities=2)
+    assert set(figures) == {"demonstration", "batched"}
+    for case, f in figures.items():
+        assert set(f["kernels_us"]) == SLOT_KERNELS, case
+        assert all(us > 0 for us in f["kernels_us"].values()), case
+        assert f["us_in_kernels"] == pytest.approx(sum(f["kernels_us"].values()))
+        assert f["us_rest"] == pytest.approx(f["us_per_slot"] - f["us_in_kernels"])
+        assert f["agents"] == 30
+        assert f["sha256_compressions_per_block"] > 100
+        assert f["sha256_floor_us"] > 0
+    # The budgets: 30 agents at 100,000 and at 1,000,000 agent-steps per second.
+    assert figures["demonstration"]["us_budget"] == pytest.approx(300.0)
+    assert figures["batched"]["us_budget"] == pytest.approx(30.0)
+    assert figures["batched"]["communities"] == 2
