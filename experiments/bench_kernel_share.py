@@ -12,11 +12,9 @@ between the kernels, the results' objects, the PettingZoo dicts and the infos.
 If the kernels alone take more than the budget, no amount of work on the Python around them can
 meet the target; only faster kernels (or less work in them) can.
 
-The ledger's share has a floor of its own: every record is a leaf hashed on its own and every
-inner node of the Merkle tree is a hash of 65 bytes, so a block costs a number of SHA-256
-compressions (64-byte rounds) that its records fix. The script counts them on the demonstration
-blocks it wrote and prices them at this machine's SHA-256 peak (hashlib over 64 MiB):
-``sha256_floor_us`` is the time a block's hashing takes however it is driven.
+Beside them, the SHA-256 floor of a demonstration block as ``p2p-gym bench`` computes it
+(:func:`p2p_env.benchmark.ledger_hash_floor`: the block's compressions at this machine's peak), the
+part of the kernels' time no implementation of this ledger format can save.
 
 Each case is run twice in one process:
 
@@ -33,17 +31,18 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import hashlib
 import importlib.util
 import pstats
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from p2p_env.benchmark import batched_rate, parallel_rate
+from p2p_env.benchmark import (
+    batched_rate,
+    ledger_hash_floor,
+    parallel_rate,
+    sha256_seconds_per_compression,
+)
 from p2p_env.envs.batched import BatchedCommunityVecEnv
 from p2p_env.envs.parallel import P2PCommunityEnv
 from p2p_env.kernels import backends
@@ -92,46 +91,6 @@ def kernel_seconds(call: Callable[[], object]) -> dict[str, float]:
     return spent
 
 
-def compressions(message_bytes: int) -> int:
-    """SHA-256 compressions of a message: its bytes, the 0x80 byte and the 8-byte length,
-    in 64-byte blocks."""
-    return (message_bytes + 9 + 63) // 64
-
-
-def block_compressions(env: P2PCommunityEnv) -> float:
-    """Mean SHA-256 compressions per block of ``env``'s ledger (records kept): the leaves
-    (0x00 + record), the inner nodes (0x01 + two hashes), the parameters and the header."""
-    recorder = env.sim.recorder
-    chain = getattr(recorder, "ledger", None)
-    if chain is None or not len(chain):
-        raise RuntimeError("the environment has no ledger blocks to count")
-    store = chain.store
-    counts = []
-    for height in range(len(chain)):
-        records = store.records(height)
-        if records is None:
-            raise RuntimeError("the ledger keeps no records: count on one that does")
-        leaves = sum(compressions(1 + len(r)) for r in records)
-        nodes = max(len(records) - 1, 0) * compressions(1 + 64)
-        header = store.header(height)
-        params = store.params(chain.header(height).params_hash) or b""
-        counts.append(leaves + nodes + compressions(len(header)) + compressions(len(params)))
-    return float(np.mean(counts))
-
-
-def sha256_seconds_per_compression(mib: int = 64) -> float:
-    """This machine's best time for one SHA-256 compression (hashlib over ``mib`` MiB)."""
-    data = bytes(mib << 20)
-    best = min(_timed(lambda: hashlib.sha256(data).digest()) for _ in range(3))
-    return best / (len(data) / 64)
-
-
-def _timed(call: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
-
-
 def kernel_share(days: int, batched_steps: int, communities: int = 64) -> dict[str, dict[str, Any]]:
     """Per case: agents, microseconds per community slot (total, in kernels, the rest), each
     kernel's microseconds, the budget its target leaves and the SHA-256 floor of a block."""
@@ -170,7 +129,7 @@ def kernel_share(days: int, batched_steps: int, communities: int = 64) -> dict[s
             "target_agent_steps_per_s": TARGETS[case],
             "kernels_us": dict(sorted(kernels.items(), key=lambda kv: -kv[1])),
         }
-    per_block = block_compressions(demo)
+    per_block = ledger_hash_floor(demo.sim.recorder.ledger)["sha_blocks"]  # type: ignore[union-attr]
     seconds = sha256_seconds_per_compression()
     for f in out.values():
         f["sha256_compressions_per_block"] = per_block

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-import p2p_env
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -43,48 +40,6 @@ def test_kernel_files_are_the_six_kernel_modules(script: ModuleType) -> None:
     files = script.kernel_files()
     assert sorted(files.values()) == sorted(script.KERNEL_MODULES)
     assert all(Path(f).is_file() and Path(f).name.endswith("_kernel.py") for f in files)
-
-
-@pytest.mark.parametrize(
-    ("size", "blocks"), [(0, 1), (55, 1), (56, 2), (65, 2), (119, 2), (120, 3)]
-)
-def test_compressions_count_sha256_padding(script: ModuleType, size: int, blocks: int) -> None:
-    # SHA-256 appends 0x80 and an 8-byte length: 55 bytes still fit one 64-byte block.
-    assert script.compressions(size) == blocks
-
-
-def test_block_compressions_counts_every_hash_of_a_block(script: ModuleType) -> None:
-    env = p2p_env.parallel_env(seed=0)
-    env.reset(seed=0)
-    env.step({a: env.action_space(a).sample() for a in env.agents})
-    chain = env.sim.recorder.ledger  # type: ignore[union-attr]
-    records = chain.store.records(0)
-    header = chain.store.header(0)
-    params = chain.store.params(chain.header(0).params_hash)
-    assert records
-    assert params
-    # Recounted from the definition: one leaf hash per record, n - 1 inner nodes.
-    expected = (
-        sum(-(-(1 + len(r) + 9) // 64) for r in records)
-        + (len(records) - 1) * 2
-        + -(-(len(header) + 9) // 64)
-        + -(-(len(params) + 9) // 64)
-    )
-    assert script.block_compressions(env) == expected
-    # The header's hash is the block hash the ledger chains: the bytes counted are hashed.
-    assert hashlib.sha256(header).digest() == chain.head_hash
-    env.close()
-
-
-def test_block_compressions_needs_records(script: ModuleType) -> None:
-    env = p2p_env.parallel_env(seed=0, keep_records=False)
-    env.reset(seed=0)
-    with pytest.raises(RuntimeError, match="no ledger blocks"):
-        script.block_compressions(env)
-    env.step({a: env.action_space(a).sample() for a in env.agents})
-    with pytest.raises(RuntimeError, match="keeps no records"):
-        script.block_compressions(env)
-    env.close()
 
 
 def test_a_short_run_finds_every_kernel_and_its_sums_hold(script: ModuleType) -> None:
