@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[3]
 
 # Every compiled call of a slot with the compiled backends (cda clearing).
 SLOT_KERNELS = {
@@ -25,15 +23,8 @@ SLOT_KERNELS = {
 
 
 @pytest.fixture(scope="module")
-def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "bench_kernel_share", ROOT / "experiments" / "bench_kernel_share.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(experiment: Callable[[str], ModuleType]) -> ModuleType:
+    return experiment("bench_kernel_share")
 
 
 def test_kernel_files_are_the_six_kernel_modules(script: ModuleType) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
@@ -12,22 +11,13 @@ import pytest
 import ledger.chain
 import p2p_env
 
-ROOT = Path(__file__).resolve().parents[3]
+
+@pytest.fixture(scope="module")
+def script(experiment: Callable[[str], ModuleType]) -> ModuleType:
+    return experiment("bench_ledger_cost")
 
 
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "bench_ledger_cost", ROOT / "experiments" / "bench_ledger_cost.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_each_ledger_mode_and_its_undoing() -> None:
-    script = _script()
+def test_each_ledger_mode_and_its_undoing(script: ModuleType) -> None:
     env = p2p_env.parallel_env(seed=0)
     env.reset(seed=1)
     recorder, encode = env.sim.recorder, ledger.chain.encode_block
@@ -60,8 +50,8 @@ def test_each_ledger_mode_and_its_undoing() -> None:
     env.close()
 
 
-def test_the_costs_of_one_short_round() -> None:
-    figures = _script().ledger_costs(rounds=1, days=1)
+def test_the_costs_of_one_short_round(script: ModuleType) -> None:
+    figures = script.ledger_costs(rounds=1, days=1)
     assert set(figures) == {"as is", "no hashing", "no ledger", "null"}
     for mode in ("as is", "no hashing", "no ledger"):
         assert set(figures[mode]) == {
@@ -73,7 +63,7 @@ def test_the_costs_of_one_short_round() -> None:
     assert figures["null"]["null ParallelEnv"] > 0
 
 
-def test_touch_cost_gives_two_rates() -> None:
-    fresh, reused = _script().touch_cost(mb=8)
+def test_touch_cost_gives_two_rates(script: ModuleType) -> None:
+    fresh, reused = script.touch_cost(mb=8)
     assert fresh > 0
     assert reused > 0
