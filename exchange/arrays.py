@@ -23,7 +23,10 @@ microseconds each. Any other slot, or ``ArrayExchange.compiled = False``, takes 
 above (their records still written by the compiled renderer where there is no ``accepts``
 matrix): the reference, tested equal column for column and byte for byte.
 :func:`table_orders` turns a per-agent table (decoded actions) into :class:`OrderArrays` the same
-way, in one call.
+way, in one call, and :meth:`ArrayExchange.clear_tables` does both for the tables of ``B`` slots
+at once (``B`` communities of one layout, each with its own seed): one compiled call, the slots'
+outputs one after the other (:class:`TableClearings`), each slot's :class:`ArrayClearing` built
+only when asked for.
 
 The result equals ``clear(orders, params)`` on the same orders (:meth:`ArrayClearing.to_result`
 builds that :class:`~exchange.results.ClearingResult` on demand; tested for every mechanism).
@@ -41,12 +44,13 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from exchange.book import arrival_start, book_from_arrays
+from exchange.book import arrival_start, arrival_starts, book_from_arrays
 from exchange.clearing import INT64_SAFE_TOTAL, match_book, tag_prices
 from exchange.orders import Order
 from exchange.params import ClearingParams
@@ -297,6 +301,122 @@ class ArrayExchange:
         )
         if status != _SLOT_OK:
             return None
+        return self._compiled_clearing(
+            params, orders, trades, clearing_prices, volume, totals, by_tag, text.tobytes()
+        )
+
+    def clear_tables(
+        self,
+        side: npt.NDArray[np.int8],
+        buy: int,
+        quantity: Int64Array,
+        prices: Int64Array,
+        sell_tag: Int64Array,
+        seeds: Sequence[int],
+        id_suffixes: Sequence[str],
+    ) -> TableClearings | None:
+        """Clear ``B`` slots of per-agent order tables (``B`` communities of this exchange) in
+        one compiled call: slot ``b`` is :func:`table_orders` of ``side[b]``, ``buy``,
+        ``quantity[b]``, ``prices[b]``, ``sell_tag`` and ``id_suffixes[b]``, cleared by
+        :meth:`clear` with ``seeds[b]``, and gives the same (tested).
+
+        Args:
+            side: ``B x agents`` int8: 0 (no order), ``buy`` or another value (a sell).
+            buy: The ``side`` value of a buy.
+            quantity: ``B x agents`` Wh (int64).
+            prices: ``B x agents x tags``: each agent's limit per tag code (int64).
+            sell_tag: Per agent, the tag code it would sell (int64; one for every slot).
+            seeds: Per slot, its arrival-order seed.
+            id_suffixes: Per slot, :attr:`OrderArrays.id_suffix`.
+
+        Returns:
+            The :class:`TableClearings`; a slot it could not clear (one with an order to reject,
+            say) has :meth:`TableClearings.cleared` false, for :meth:`clear` to clear alone.
+            ``None`` where no slot can take this path (``compiled`` off, numba missing, a
+            mechanism other than ``cda``, columns of other types or shapes).
+
+        Raises:
+            ValueError: If ``seeds`` or ``id_suffixes`` do not give one per slot, or a seed is
+                not an int in [0, 2**64).
+        """
+        kernel = self._cda.tables_kernel() if self.compiled else None
+        params = self.params
+        n_agents, n_tags = len(self.agents), len(self.tags)
+        if (
+            kernel is None
+            or params.mechanism != "cda"
+            or not (
+                side.dtype == _INT8
+                and quantity.dtype == _INT64
+                and prices.dtype == _INT64
+                and sell_tag.dtype == _INT64
+                and side.ndim == 2
+                and side.shape[1] == n_agents
+                and quantity.shape == side.shape
+                and prices.shape == (*side.shape, n_tags)
+                and sell_tag.shape == (n_agents,)
+            )
+        ):
+            return None
+        batch = side.shape[0]
+        if len(seeds) != batch or len(id_suffixes) != batch:
+            raise ValueError(
+                f"clear_tables: {batch} slots, {len(seeds)} seeds and {len(id_suffixes)} id "
+                "suffixes: give one of each per slot"
+            )
+        for seed in seeds:
+            if type(seed) is not int or not 0 <= seed < 2**64:
+                raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
+        suffixes = [_json_text(s).encode("utf-8") for s in id_suffixes]
+        out = kernel(
+            side,
+            buy,
+            quantity,
+            prices,
+            sell_tag,
+            arrival_starts(seeds),
+            self._allowed,
+            self._agent_ok,
+            self._all_sorted_codes,
+            params.price_min,
+            params.price_max,
+            MAX_QUANTITY_WH,
+            INT64_SAFE_TOTAL,
+            params.tag_order == "price",
+            MAX_PRICE_TICKS,
+            MONEY_DIVISOR,
+            *self._fragment_ops,
+            np.frombuffer(b"".join(suffixes), dtype=np.uint8),
+            np.array([0, *accumulate(len(s) for s in suffixes)], dtype=np.int64),
+            _VALUE_OP,
+            _SUFFIX_OP,
+        )
+        # Filled directly, as _compiled_clearing fills an ArrayClearing (a frozen dataclass's
+        # __init__ costs an object.__setattr__ per field).
+        tables = object.__new__(TableClearings)
+        tables.__dict__.update(
+            zip(
+                _TABLE_FIELDS,
+                (self, tuple(seeds), tuple(id_suffixes), *out[:6], out[6].tobytes()),
+                strict=True,
+            )
+        )
+        return tables
+
+    def _compiled_clearing(
+        self,
+        params: ClearingParams,
+        orders: OrderArrays,
+        trades: Int64Array,
+        clearing_prices: Int64Array,
+        volume: Int64Array,
+        totals: Int64Array,
+        by_tag: Int64Array,
+        text: bytes,
+    ) -> ArrayClearing:
+        """The :class:`ArrayClearing` of a slot the compiled kernel cleared (every order
+        admitted): ``trades`` ``8 x trades``, ``totals`` ``4 x agents`` and ``text`` as
+        :func:`exchange.mechanisms._cda_kernel.clear_slot` gives them."""
         # The dataclass's __init__ sets its 16 fields one object.__setattr__ at a time, which
         # costs several times the rest of this method's Python: fill the instance dict
         # directly (the same fields and values; the class stays frozen for everyone else).
@@ -305,7 +425,7 @@ class ArrayExchange:
             exchange=self,
             params=params,
             orders=orders,
-            admitted=np.arange(n, dtype=np.int64),
+            admitted=np.arange(orders.agent.shape[0], dtype=np.int64),
             rejected=(),
             buy_position=trades[0],
             sell_position=trades[1],
@@ -320,7 +440,7 @@ class ArrayExchange:
             _cache={
                 "compiled": True,
                 "totals": (totals[0], totals[1], totals[2], totals[3], by_tag),
-                "text": text.tobytes(),
+                "text": text,
             },
         )
         return cleared
@@ -647,6 +767,100 @@ class ArrayExchange:
         out[sell_rows] = sells
         encoded: list[bytes] = out.tolist()
         return encoded
+
+
+@dataclass(frozen=True, eq=False)
+class TableClearings:
+    """:meth:`ArrayExchange.clear_tables`: ``B`` slots cleared in one call, their outputs one
+    after the other (as :func:`exchange.mechanisms._cda_kernel.clear_tables` lays them out).
+    A slot not :meth:`cleared` here has no rows, trades or text.
+
+    Attributes:
+        exchange: The exchange that cleared them.
+        seeds: Per slot, its arrival-order seed.
+        id_suffixes: Per slot, its orders' id suffix.
+        index: ``5 x (B + 1)``: the offsets of each slot's order rows (row 0), trades (row 1)
+            and text (row 2), its status (row 3: 0 where cleared here) and where its first
+            trade record's newline lies in its text (row 4; the text's length without trades).
+            Slot ``b``'s rows are ``[index[0, b]:index[0, b + 1]]`` of ``orders``, and so on.
+        orders: ``(5 + tags) x rows``: agent, buy (1) or sell (0), Wh, sell tag, sell price,
+            then the price per tag code.
+        trades: ``8 x trades``: buy row, sell row (within the slot's orders), buyer, seller,
+            tag, Wh, amount, price: rows 2 to 6 are a ledger's trade columns.
+        market: ``2 x B x tags``: the clearing prices (ticks, ``-1`` where the tag did not
+            trade) and the volumes (Wh).
+        totals: ``4 x B x agents``: Wh bought, Wh sold, money paid, money received.
+        by_tag: ``B x agents x tags``: Wh bought per tag code.
+        text: Each slot's order records then trade records, each after a newline.
+    """
+
+    exchange: ArrayExchange
+    seeds: tuple[int, ...]
+    id_suffixes: tuple[str, ...]
+    index: Int64Array
+    orders: Int64Array
+    trades: Int64Array
+    market: Int64Array
+    totals: Int64Array
+    by_tag: Int64Array
+    text: bytes
+
+    def cleared(self) -> list[bool]:
+        """Per slot, whether it was cleared here."""
+        cleared: list[bool] = (self.index[3, :-1] == _SLOT_OK).tolist()
+        return cleared
+
+    def order_arrays(self, b: int) -> OrderArrays:
+        """Slot ``b``'s orders."""
+        r0, r1 = self.index[0, b : b + 2].tolist()
+        rows = self.orders[:, r0:r1]
+        return OrderArrays(
+            agent=rows[0].copy(),
+            is_buy=rows[1] == 1,
+            quantity_wh=rows[2].copy(),
+            prices=np.ascontiguousarray(rows[5:].T),
+            sell_tag=rows[3].copy(),
+            sell_price=rows[4].copy(),
+            id_suffix=self.id_suffixes[b],
+        )
+
+    def records_text(self, b: int) -> tuple[bytes, bytes]:
+        """Slot ``b``'s :meth:`ArrayClearing.records_text`: its order records and its trade
+        records, each kind joined by newlines."""
+        start, end = self.index[2, b : b + 2].tolist()
+        if end == start:
+            return b"", b""
+        split = start + int(self.index[4, b])
+        return self.text[start + 1 : split], self.text[split + 1 : end]
+
+    def clearing(self, b: int) -> ArrayClearing:
+        """Slot ``b``'s :class:`ArrayClearing`, as :meth:`ArrayExchange.clear` gives it.
+
+        Raises:
+            ValueError: If slot ``b`` was not cleared here.
+        """
+        if self.index[3, b] != _SLOT_OK:
+            raise ValueError(f"slot {b} was not cleared by clear_tables: clear it alone")
+        t0, t1 = self.index[1, b : b + 2].tolist()
+        start, end = self.index[2, b : b + 2].tolist()
+        exchange = self.exchange
+        return exchange._compiled_clearing(
+            exchange.with_seed(self.seeds[b]),
+            self.order_arrays(b),
+            self.trades[_SLOT_TRADE_ROWS, t0:t1],  # clear_slot's order of the rows
+            self.market[0, b],
+            self.market[1, b],
+            self.totals[:, b],
+            self.by_tag[b],
+            self.text[start:end],
+        )
+
+
+_SLOT_TRADE_ROWS = [0, 1, 2, 3, 4, 5, 7, 6]
+"""The rows of :attr:`TableClearings.trades` in :func:`~exchange.mechanisms._cda_kernel.
+clear_slot`'s order (its price before its amount)."""
+
+_TABLE_FIELDS = tuple(f.name for f in fields(TableClearings))
 
 
 @dataclass(frozen=True, eq=False)

@@ -58,6 +58,11 @@ def arrival_start(seed: int) -> np.uint64:
     return np.uint64((seed + _GAMMA) & _MASK)
 
 
+def arrival_starts(seeds: Sequence[int]) -> np.ndarray:
+    """:func:`arrival_start` of each seed (ints in ``[0, 2**64)``), as one uint64 array."""
+    return np.array([(seed + _GAMMA) & _MASK for seed in seeds], dtype=np.uint64)
+
+
 _steps = np.zeros(0, dtype=np.uint64)
 
 

@@ -145,9 +145,11 @@ def batched_rate(vec: Any, steps: int, seed: int = 0) -> float:
 def phase_shares(env: Any, steps: int, seed: int = 0) -> dict[str, float]:
     """Shares of a ParallelEnv step spent clearing (``market``), writing the ledger block
     (``ledger``) and in the rest of the step, over ``steps`` steps with pre-drawn actions."""
+    from p2p_env.sim import simulator
+
     sim = env.sim
     spent = {"market": 0.0, "ledger": 0.0}
-    clear, record = sim.market.clear, sim.recorder.record
+    clear, record = simulator.clear_communities, sim.recorder.record
 
     def timed(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any) -> Any:
@@ -159,12 +161,13 @@ def phase_shares(env: Any, steps: int, seed: int = 0) -> dict[str, float]:
 
         return wrapper
 
-    sim.market.clear = timed("market", clear)
+    simulator.clear_communities = timed("market", clear)
     sim.recorder.record = timed("ledger", record)
     try:
         _, seconds_per_step = parallel_rate(env, steps, seed)
     finally:
-        del sim.market.clear, sim.recorder.record  # back to the methods
+        simulator.clear_communities = clear
+        del sim.recorder.record  # back to the method
     total = seconds_per_step * steps
     shares = {name: value / total for name, value in spent.items()}
     shares["rest"] = 1.0 - shares["market"] - shares["ledger"]

@@ -8,7 +8,8 @@ that finds them cached loads them in about a second; the first one compiles them
 these 2-core machines, spread over its first clearing, block and step. :func:`compile_kernels`
 does that once up front (``p2p-gym compile``; the Makefile runs it when it builds the
 environment) by running each path on a little work: a few slots of the demonstration community
-with the continuous double auction and with the call auction, one clearing through the order
+with the continuous double auction and with the call auction (a community's slot cleared alone
+too, as a batch leaves a slot it cannot clear to its market), one clearing through the order
 book, and the proofs the loaders run (the hashing's threaded path included where there are
 threads to use it).
 """
@@ -55,6 +56,10 @@ def compile_kernels() -> dict[str, str]:
                     for agent in env.agents
                 }
             )
+        # One community's slot alone (the path of a slot that a batch's one clearing call
+        # leaves to its market, and of ArrayExchange.clear): its order rows and its slot.
+        assert env.last is not None
+        env.sim.market.clear(env.last.slot, env.last.decoded)
         env.close()
     # The matching loop the order book runs for slots the whole-slot kernel does not clear.
     params = ClearingParams(mechanism="cda", price_min=1, price_max=100, tags=("pv",))

@@ -301,6 +301,11 @@ _memcpy: Any = numba.types.ExternalFunction(
     "memcpy", numba.types.voidptr(numba.types.voidptr, numba.types.voidptr, numba.types.uintp)
 )
 
+# memchr's result is a pointer, taken as an integer address (never 0 here: see clear_tables).
+_memchr: Any = numba.types.ExternalFunction(
+    "memchr", numba.types.int64(numba.types.voidptr, numba.types.int32, numba.types.uintp)
+)
+
 SLOT_OK = 0
 """Every order admitted: the slot kernel's outputs are the clearing."""
 SLOT_REFERENCE = 1
@@ -761,3 +766,212 @@ def render(
                 _memcpy(np.int64(out.ctypes.data) + at, np.int64(literals.ctypes.data) + a, n)
                 at += n
     return True, out[:at]
+
+
+@numba.njit(cache=True, nogil=True)
+def clear_tables(
+    side: np.ndarray,
+    buy: int,
+    quantity: Int64Array,
+    prices: Int64Array,
+    sell_tag: Int64Array,
+    starts: np.ndarray,
+    allowed: np.ndarray,
+    agent_ok: np.ndarray,
+    sorted_codes: Int64Array,
+    lo: int,
+    hi: int,
+    max_quantity: int,
+    safe_total: int,
+    by_price: bool,
+    top: int,
+    money_divisor: int,
+    literals: np.ndarray,
+    op_kind: Int64Array,
+    op_start: Int64Array,
+    op_end: Int64Array,
+    fragment_ops: Int64Array,
+    suffixes: np.ndarray,
+    suffix_offsets: Int64Array,
+    value_op: int,
+    suffix_op: int,
+) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array, Int64Array, np.ndarray]:
+    """Clear the per-agent order tables of ``B`` communities of one exchange in one call.
+
+    For each community ``b``: its orders (one row per agent whose ``side`` is not 0, in agent
+    order, as :func:`exchange._rows_kernel.table_rows` lists them), their arrival keys
+    (:func:`arrival_keys` from ``starts[b]``) and :func:`clear_slot`, with the outputs of all
+    communities one after the other (a few arrays: each array returned costs the caller more
+    than the copies). A community whose table has a sell tag outside ``[0, tags)``, or whose
+    slot :func:`clear_slot` sends to the reference path, gets status :data:`SLOT_REFERENCE`
+    and no rows, trades or text: the caller clears it alone.
+
+    Args:
+        side: ``B x agents``: 0 (no order), ``buy`` or any other value (a sell).
+        buy: The ``side`` value of a buy.
+        quantity: ``B x agents``: Wh.
+        prices: ``B x agents x tags``: each agent's limit per tag code.
+        sell_tag: Per agent, the tag code it sells (the same in every community).
+        starts: Per community, its arrival keys' start (uint64; :func:`exchange.book.
+            arrival_start` of its seed).
+        allowed: As :func:`clear_slot` takes them, down to ``fragment_ops``.
+        agent_ok: See ``allowed``.
+        sorted_codes: See ``allowed``.
+        lo: See ``allowed``.
+        hi: See ``allowed``.
+        max_quantity: See ``allowed``.
+        safe_total: See ``allowed``.
+        by_price: See ``allowed``.
+        top: See ``allowed``.
+        money_divisor: See ``allowed``.
+        literals: See ``allowed``.
+        op_kind: See ``allowed``.
+        op_start: See ``allowed``.
+        op_end: See ``allowed``.
+        fragment_ops: See ``allowed``.
+        suffixes: The communities' id suffixes as JSON text, one after the other (uint8).
+        suffix_offsets: Community ``b``'s suffix is ``suffixes[suffix_offsets[b]:
+            suffix_offsets[b + 1]]``.
+        value_op: The kind of a value operation.
+        suffix_op: The kind of a suffix operation.
+
+    Returns:
+        * ``index``, ``5 x (B + 1)``: the offsets of each community's order rows (row 0),
+          trades (row 1) and text (row 2), its status (row 3) and where its first trade
+          record's newline lies in its text (row 4; the text's length without trades);
+          community ``b``'s rows are ``[index[0, b]:index[0, b + 1]]``, and so on;
+        * ``orders``, ``(5 + tags) x rows``: agent, buy (1) or sell (0), Wh, sell tag, sell
+          price, then the price per tag code;
+        * ``trades``, ``8 x trades``: buy row, sell row, buyer, seller, tag, Wh, **amount,
+          price** (the amount before the price, unlike :func:`clear_slot`: rows 2 to 6 are
+          the certificates' trade columns);
+        * ``market``, ``2 x B x tags``: the clearing prices (``-1``: no trade) and volumes;
+        * ``totals``, ``4 x B x agents``: Wh bought, Wh sold, money paid, money received;
+        * ``by_tag``, ``B x agents x tags``: Wh bought per tag code;
+        * ``text``: each community's records as :func:`clear_slot` writes them (uint8).
+    """
+    n_batch = side.shape[0]
+    n_agents = side.shape[1]
+    n_tags = prices.shape[2]
+    index = np.zeros((5, n_batch + 1), dtype=np.int64)
+    usable = np.ones(n_batch, dtype=np.bool_)
+    for b in range(n_batch):
+        count = 0
+        for a in range(n_agents):
+            if side[b, a] != 0:
+                count += 1
+                if sell_tag[a] < 0 or sell_tag[a] >= n_tags:
+                    usable[b] = False
+        index[0, b + 1] = index[0, b] + (count if usable[b] else 0)
+        index[3, b] = SLOT_REFERENCE
+    n_rows = index[0, n_batch]
+    agent = np.empty(n_rows, dtype=np.int64)
+    is_buy = np.empty(n_rows, dtype=np.bool_)
+    row_quantity = np.empty(n_rows, dtype=np.int64)
+    row_prices = np.empty((n_rows, n_tags), dtype=np.int64)
+    row_tag = np.empty(n_rows, dtype=np.int64)
+    row_price = np.empty(n_rows, dtype=np.int64)
+    orders = np.empty((5 + n_tags, n_rows), dtype=np.int64)
+    i = 0
+    for b in range(n_batch):
+        for a in range(n_agents if usable[b] else 0):
+            if side[b, a] != 0:
+                agent[i] = a
+                is_buy[i] = side[b, a] == buy
+                row_quantity[i] = quantity[b, a]
+                for t in range(n_tags):
+                    row_prices[i, t] = prices[b, a, t]
+                    orders[5 + t, i] = prices[b, a, t]
+                row_tag[i] = sell_tag[a]
+                row_price[i] = prices[b, a, sell_tag[a]]
+                orders[0, i] = a
+                orders[1, i] = 1 if is_buy[i] else 0
+                orders[2, i] = quantity[b, a]
+                orders[3, i] = sell_tag[a]
+                orders[4, i] = row_price[i]
+                i += 1
+
+    market = np.empty((2, n_batch, n_tags), dtype=np.int64)
+    market[0] = -1
+    market[1] = 0
+    totals = np.zeros((4, n_batch, n_agents), dtype=np.int64)
+    by_tag = np.zeros((n_batch, n_agents, n_tags), dtype=np.int64)
+    trade_parts = [np.empty((8, 0), dtype=np.int64)]
+    text_parts = [np.empty(0, dtype=np.uint8)]
+    for b in range(n_batch):
+        index[1, b + 1] = index[1, b]
+        index[2, b + 1] = index[2, b]
+        if not usable[b]:
+            continue
+        r0, r1 = index[0, b], index[0, b + 1]
+        result = clear_slot(
+            agent[r0:r1],
+            is_buy[r0:r1],
+            row_quantity[r0:r1],
+            row_prices[r0:r1],
+            row_tag[r0:r1],
+            row_price[r0:r1],
+            arrival_keys(r1 - r0, starts[b]),
+            allowed,
+            agent_ok,
+            sorted_codes,
+            lo,
+            hi,
+            max_quantity,
+            safe_total,
+            by_price,
+            top,
+            money_divisor,
+            literals,
+            op_kind,
+            op_start,
+            op_end,
+            fragment_ops,
+            suffixes[suffix_offsets[b] : suffix_offsets[b + 1]],
+            value_op,
+            suffix_op,
+        )
+        if result[0] != SLOT_OK:
+            continue
+        index[3, b] = SLOT_OK
+        trades, text = result[1], result[6]
+        for t in range(n_tags):
+            market[0, b, t] = result[2][t]
+            market[1, b, t] = result[3][t]
+        for row in range(4):
+            for a in range(n_agents):
+                totals[row, b, a] = result[4][row, a]
+        by_tag[b] = result[5]
+        trade_parts.append(trades)
+        text_parts.append(text)
+        index[1, b + 1] += trades.shape[1]
+        index[2, b + 1] += text.shape[0]
+        # Every record starts with a newline (canonical JSON holds none unescaped), the
+        # orders' first: the (r1 - r0 + 1)-th newline starts the first trade record.
+        split = text.shape[0]
+        if trades.shape[1]:
+            base = np.int64(text.ctypes.data)
+            at = base
+            end = base + text.shape[0]
+            for _ in range(r1 - r0 + 1):
+                at = _memchr(at, 10, end - at)
+                at += 1  # past it (memchr finds one: every record starts with one)
+            split = at - 1 - base
+        index[4, b] = split
+
+    all_trades = np.empty((8, index[1, n_batch]), dtype=np.int64)
+    all_text = np.empty(index[2, n_batch], dtype=np.uint8)
+    k = 0
+    written = 0
+    for part in range(1, len(trade_parts)):
+        trades = trade_parts[part]
+        for j in range(trades.shape[1]):
+            for row in range(6):
+                all_trades[row, k + j] = trades[row, j]
+            all_trades[6, k + j] = trades[7, j]  # amount
+            all_trades[7, k + j] = trades[6, j]  # price
+        k += trades.shape[1]
+        text = text_parts[part]
+        _memcpy(np.int64(all_text.ctypes.data) + written, np.int64(text.ctypes.data), text.shape[0])
+        written += text.shape[0]
+    return index, orders, all_trades, market, totals, by_tag, all_text

@@ -79,6 +79,7 @@ _kernel_fn: _KernelFn | None = None
 _slot_fn: Callable[..., tuple[Any, ...]] | None = None
 _records_fn: Callable[..., tuple[Any, ...]] | None = None
 _keys_fn: Callable[[int, np.uint64], NDArray[np.uint64]] | None = None
+_tables_fn: Callable[..., tuple[Any, ...]] | None = None
 _kernel_tried = False
 _kernel_error: str | None = None
 _python_forced = False
@@ -87,7 +88,7 @@ _python_forced = False
 def _kernel() -> _KernelFn | None:
     """The compiled matching loop; ``None`` where numba is not installed or :func:`use_python`
     forced the Python loop. numba is imported on the first call only."""
-    global _kernel_fn, _slot_fn, _records_fn, _keys_fn, _kernel_tried, _kernel_error
+    global _kernel_fn, _slot_fn, _records_fn, _keys_fn, _tables_fn, _kernel_tried, _kernel_error
     if _python_forced:
         return None
     if not _kernel_tried:
@@ -96,6 +97,7 @@ def _kernel() -> _KernelFn | None:
             from exchange.mechanisms._cda_kernel import (
                 arrival_keys,
                 clear_slot,
+                clear_tables,
                 match_orders,
                 render_records,
             )
@@ -115,6 +117,7 @@ def _kernel() -> _KernelFn | None:
             _slot_fn = clear_slot
             _records_fn = render_records
             _keys_fn = arrival_keys
+            _tables_fn = clear_tables
     return _kernel_fn
 
 
@@ -132,6 +135,13 @@ def arrival_keys_kernel() -> Callable[[int, np.uint64], NDArray[np.uint64]] | No
     2**64)``, see :func:`exchange.book.arrival_start`) that the compiled slot takes its arrival
     keys from; ``None`` as for :func:`slot_kernel`."""
     return None if _kernel() is None else _keys_fn
+
+
+def tables_kernel() -> Callable[..., tuple[Any, ...]] | None:
+    """The compiled clearing of many slots' per-agent order tables
+    (:func:`exchange.mechanisms._cda_kernel.clear_tables`) behind
+    :meth:`exchange.arrays.ArrayExchange.clear_tables`; ``None`` as for :func:`slot_kernel`."""
+    return None if _kernel() is None else _tables_fn
 
 
 def records_kernel() -> Callable[..., tuple[Any, ...]] | None:

@@ -7,9 +7,10 @@ over ``B x agents`` arrays (:func:`~p2p_env.sim.simulator.step_communities`), on
 batch owns (:class:`~p2p_env.sim.simulator.SimState`) and each simulator sees its row of.
 
 Each community keeps its own slot, exchange seed and ledger: stepping the batch gives exactly
-what stepping each simulator alone gives (trades, rewards, ledger blocks; tested). The clearing
-and the ledger blocks stay per community, because each community's orders, trades and hash chain
-are its own.
+what stepping each simulator alone gives (trades, rewards, ledger blocks; tested). Every
+community's slot is cleared in one compiled call (:func:`~p2p_env.sim.simulator.
+clear_communities`), each on its own orders and seed; the ledger blocks stay per community,
+because each community's hash chain is its own.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ byte. The ledger's dict records (:class:`SlotRecords`) are built only when read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ from exchange import (
     agent_tags,
     clear,
 )
-from exchange.arrays import table_orders
+from exchange.arrays import TableClearings, table_orders
 from ledger.canonical import canonical_json
 from ledger.fast import RecordTemplate
 from ledger.hashing import JoinedBodies
@@ -44,6 +45,7 @@ from p2p_env.sim.market import EncodedRecords, MarketOutcome
 from p2p_env.sim.tariffs import ticks
 
 _SEED_STRIDE = 0x9E3779B97F4A7C15  # odd 64-bit constant: distinct slots get distinct seeds
+_SLOT_OK = 0  # exchange.mechanisms._cda_kernel.SLOT_OK (that module imports numba)
 
 
 def clearing_params(config: GymConfig, community: Community) -> ClearingParams:
@@ -99,7 +101,7 @@ class SlotRecords(Mapping[str, Any]):
 
     def __init__(
         self,
-        cleared: ArrayClearing | None = None,
+        cleared: ArrayClearing | Callable[[], ArrayClearing] | None = None,
         *,
         params: ClearingParams | None = None,
         orders: list[Order] | None = None,
@@ -107,40 +109,65 @@ class SlotRecords(Mapping[str, Any]):
     ) -> None:
         if cleared is None and (params is None or orders is None or result is None):
             raise ValueError("SlotRecords needs an ArrayClearing or params, orders and result")
-        self._cleared = cleared
-        self._params = params if params is not None else cleared.params  # type: ignore[union-attr]
+        # A callable gives the ArrayClearing when first needed (a batch's slots, of which
+        # a training run reads none).
+        self._array: ArrayClearing | None = None
+        self._make: Callable[[], ArrayClearing] | None = None
+        if cleared is None or isinstance(cleared, ArrayClearing):
+            self._array = cleared
+        else:
+            self._make = cleared
+        self._params = params
         self._orders = orders
         self._result = result
         self._cache: dict[str, Any] = {}
 
+    @property
+    def _cleared(self) -> ArrayClearing | None:
+        if self._make is not None:
+            self._array, self._make = self._make(), None
+        return self._array
+
+    def params(self) -> ClearingParams:
+        """The slot's clearing parameters (with its seed)."""
+        if self._params is None:
+            cleared = self._cleared
+            assert cleared is not None
+            self._params = cleared.params
+        return self._params
+
     def order_objects(self) -> list[Order]:
         """The slot's orders as :class:`exchange.Order` objects (built once)."""
         if self._orders is None:
-            assert self._cleared is not None
-            self._orders = self._cleared.order_objects()
+            cleared = self._cleared
+            assert cleared is not None
+            self._orders = cleared.order_objects()
         return self._orders
 
     def result(self) -> ClearingResult:
         """The slot's :class:`exchange.ClearingResult`, as :func:`exchange.clear` gives it."""
         if self._result is None:
-            assert self._cleared is not None
-            self._result = self._cleared.to_result()
+            cleared = self._cleared
+            assert cleared is not None
+            self._result = cleared.to_result()
         return self._result
 
     def __getitem__(self, key: str) -> Any:
         if key not in self._cache:
             if key == "params":
-                value: Any = self._params.to_dict()
+                value: Any = self.params().to_dict()
             elif key == "orders":
                 value = [o.to_dict() for o in self.order_objects()]
             elif key == "trades":
-                if self._result is None and self._cleared is not None:
-                    value = self._cleared.trade_records()
+                cleared = self._cleared if self._result is None else None
+                if cleared is not None:
+                    value = cleared.trade_records()
                 else:
                     value = trade_records(self.result())
             elif key == "rejected":
-                if self._result is None and self._cleared is not None:
-                    value = [r.to_dict() for r in self._cleared.rejected]
+                cleared = self._cleared if self._result is None else None
+                if cleared is not None:
+                    value = [r.to_dict() for r in cleared.rejected]
                 else:
                     value = [r.to_dict() for r in self.result().rejected]
             else:
@@ -271,6 +298,72 @@ class ExchangeMarket:
                 trades=trades_json,
             ),
         )
+
+    @staticmethod
+    def clear_many(
+        markets: Sequence[ExchangeMarket], slots: Sequence[int], decoded: DecodedActions
+    ) -> tuple[list[MarketOutcome], TableClearings | None] | None:
+        """:meth:`clear` of ``B`` communities' slots at once: ``markets[b].clear(slots[b],
+        decoded.row(b))`` for every ``b`` (the same outcomes, tested), with the clearing of
+        every slot in one compiled call (:meth:`exchange.ArrayExchange.clear_tables`).
+
+        The markets must be of one config and community (a batch's: they differ only in their
+        seeds); ``decoded`` holds ``B x agents`` arrays. A slot the batch cannot clear goes
+        through its market's :meth:`clear`.
+
+        Returns:
+            The outcomes, and the :class:`~exchange.arrays.TableClearings` whose ``B x``
+            arrays hold them all (``None`` if a slot went through :meth:`clear`); ``None``
+            where the batch path cannot run (the caller clears each slot with :meth:`clear`).
+        """
+        lead = markets[0]
+        seeds = [market.seed_for(slot) for market, slot in zip(markets, slots, strict=True)]
+        tables = lead.exchange.clear_tables(
+            decoded.side,
+            BUY,
+            decoded.quantity_wh,
+            decoded.prices,
+            lead._sell_tag_index,
+            seeds,
+            [f"@{slot}" for slot in slots],
+        )
+        if tables is None:
+            return None
+        totals, by_tag, market, text = tables.totals, tables.by_tag, tables.market, tables.text
+        columns = tables.trades[2:7]  # the certificates' trade columns: buyer ... money
+        rows, trades, texts, status, splits = tables.index.tolist()
+        outcomes: list[MarketOutcome] = []
+        every = True  # every slot cleared in the batch
+        for b, slot_market in enumerate(markets):
+            if status[b] != _SLOT_OK:
+                outcomes.append(slot_market.clear(slots[b], decoded.row(b)))
+                every = False
+                continue
+            start, end, split = texts[b], texts[b + 1], texts[b] + splits[b]
+            t0, t1 = trades[b], trades[b + 1]
+            n_orders = rows[b + 1] - rows[b]
+            outcome = object.__new__(MarketOutcome)
+            # Filled directly: the frozen dataclass's __init__ costs a setattr per field.
+            outcome.__dict__.update(
+                bought_wh=totals[0, b],
+                sold_wh=totals[1, b],
+                bought_by_tag_wh=by_tag[b],
+                paid_sen=totals[2, b],
+                received_sen=totals[3, b],
+                price_ticks=market[0, b],
+                volume_wh=market[1, b],
+                n_orders=n_orders,
+                n_rejected=0,
+                records=SlotRecords(partial(tables.clearing, b)),
+                trade_columns=columns[:, t0:t1],
+                encoded=EncodedRecords(
+                    params_json=slot_market._params_template.encode((seeds[b],)),
+                    orders=JoinedBodies(text[start + 1 : split] if end > start else b"", n_orders),
+                    trades=JoinedBodies(text[split + 1 : end] if t1 > t0 else b"", t1 - t0),
+                ),
+            )
+            outcomes.append(outcome)
+        return outcomes, tables if every else None
 
     def reference_outcome(self, slot: int, decoded: DecodedActions) -> MarketOutcome:
         """:meth:`clear` the documented way: :class:`exchange.Order` objects,

@@ -276,10 +276,10 @@ def step_communities(
     """Advance ``B`` communities of one layout one slot each, as one array program.
 
     Decoding, physics, settlement and rewards run once over ``B x agents`` arrays (compiled
-    where :func:`p2p_env.sim.compiled.step_of` gives a step); clearing and the ledger block stay
-    per community (each has its own orders, trades and hash chain). Each
-    community may be at its own slot of the shared series. Community ``b`` gets exactly what
-    ``sims[b].step(actions[b])`` alone would give (tested).
+    where :func:`p2p_env.sim.compiled.step_of` gives a step), and so does the clearing of every
+    community's own orders (:func:`clear_communities`); the ledger block stays per community
+    (each has its own hash chain). Each community may be at its own slot of the shared series.
+    Community ``b`` gets exactly what ``sims[b].step(actions[b])`` alone would give (tested).
 
     Args:
         sims: The communities, all with ``sims[0]``'s config, community and series.
@@ -299,10 +299,7 @@ def step_communities(
     else:
         decoded = fast.decode(actions)
     rows = [decoded.row(b) for b in range(len(sims))]
-    outcomes = [
-        sim.market.clear(slot, row) for sim, slot, row in zip(sims, t.tolist(), rows, strict=True)
-    ]
-    market = MarketArrays.stack(outcomes)
+    outcomes, market = clear_communities(sims, t.tolist(), decoded, rows)
     if fast is None:
         available = storage_available(lead, plugged_rows(sims, t))
         done = after_clearing(lead, t, decoded, market, state, available)
@@ -339,6 +336,41 @@ def step_communities(
             )
         )
     return results
+
+
+def clear_communities(
+    sims: Sequence[CommunitySimulator],
+    slots: list[int],
+    decoded: DecodedActions,
+    rows: Sequence[DecodedActions],
+) -> tuple[list[MarketOutcome], MarketArrays]:
+    """Clear community ``b``'s slot ``slots[b]`` on its market with its decoded actions
+    (``rows[b]``, the row ``b`` of ``decoded``): every slot in one call where every market is
+    the exchange's (:meth:`ExchangeMarket.clear_many`), else one market after the other."""
+    if all(type(sim.market) is ExchangeMarket for sim in sims):
+        batch = ExchangeMarket.clear_many(
+            [sim.market for sim in sims],  # type: ignore[misc]
+            slots,
+            decoded,
+        )
+        if batch is not None:
+            outcomes, tables = batch
+            if tables is None:  # a slot cleared alone: its arrays are its outcome's
+                return outcomes, MarketArrays.stack(outcomes)
+            totals = tables.totals
+            return outcomes, MarketArrays(
+                bought_wh=totals[0],
+                sold_wh=totals[1],
+                paid_sen=totals[2],
+                received_sen=totals[3],
+                bought_by_tag_wh=tables.by_tag,
+                price_ticks=tables.market[0],
+                volume_wh=tables.market[1],
+            )
+    outcomes = [
+        sim.market.clear(slot, row) for sim, slot, row in zip(sims, slots, rows, strict=True)
+    ]
+    return outcomes, MarketArrays.stack(outcomes)
 
 
 def after_clearing(

@@ -480,3 +480,130 @@ def test_compiled_arrival_keys_are_splitmix64(n: int, seed: int) -> None:
     expected = arrival_keys(n, seed)
     assert keys.dtype == expected.dtype == np.uint64
     assert keys.tobytes() == expected.tobytes()
+
+
+# -- many slots in one call: ArrayExchange.clear_tables ------------------------------------------
+
+
+@dataclass
+class Tables:
+    params: ClearingParams
+    agents: tuple[str, ...]
+    side: np.ndarray
+    quantity: np.ndarray
+    prices: np.ndarray
+    sell_tag: np.ndarray
+    seeds: list[int]
+    suffixes: list[str]
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> Tables:
+    """``B`` per-agent order tables of one exchange; some with an order to reject (a
+    quantity or a price out of bounds) or, rarely, a sell tag outside the tags."""
+    n_tags = draw(st.integers(1, len(ALL_TAGS)))
+    tags = tuple(draw(st.permutations(ALL_TAGS))[:n_tags])
+    n_agents = draw(st.integers(1, len(NAMES)))
+    agents = tuple(draw(st.permutations(NAMES))[:n_agents])
+    lo, hi = draw(st.integers(0, 3)), draw(st.integers(4, 9))
+    table = None
+    sell_tag = np.asarray(
+        [draw(st.integers(0, n_tags - 1)) for _ in range(n_agents)], dtype=np.int64
+    )
+    if draw(st.booleans()):  # each agent may sell its own tag only
+        table = agent_tags({a: (tags[t],) for a, t in zip(agents, sell_tag.tolist(), strict=True)})
+    params = ClearingParams(
+        mechanism="cda",
+        price_min=lo,
+        price_max=hi,
+        tags=tags,
+        tag_order=draw(st.sampled_from(("price", "config"))),
+        agents=table,
+    )
+    batch = draw(st.integers(0, 6))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    side = rng.integers(0, 3, (batch, n_agents)).astype(np.int8)  # none, buy (1), sell (2)
+    quantity = rng.integers(1, 41, (batch, n_agents))
+    prices = rng.integers(lo, hi + 1, (batch, n_agents, n_tags))
+    for b in range(batch):
+        if draw(st.integers(0, 3)) == 0:  # an order to reject: the slot goes alone
+            a = draw(st.integers(0, n_agents - 1))
+            if draw(st.booleans()):
+                quantity[b, a] = draw(st.sampled_from((0, -2, MAX_QUANTITY_WH + 1)))
+            else:
+                prices[b, a, draw(st.integers(0, n_tags - 1))] = draw(
+                    st.sampled_from((lo - 1, hi + 1))
+                )
+    if draw(st.integers(0, 9)) == 0:
+        sell_tag[draw(st.integers(0, n_agents - 1))] = draw(st.sampled_from((-1, n_tags)))
+    seeds = [draw(st.integers(0, 2**64 - 1)) for _ in range(batch)]
+    suffixes = [draw(st.sampled_from(SUFFIXES)) for _ in range(batch)]
+    return Tables(params, agents, side, quantity, prices, sell_tag, seeds, suffixes)
+
+
+@settings(max_examples=200, deadline=None)
+@given(tables())
+def test_clear_tables_equals_each_slot_cleared_alone(t: Tables) -> None:
+    """Slot ``b`` of one call is ``clear(table_orders(...))`` of its table, column for column and
+    byte for byte; exactly the slots that one call could not clear (an order to reject, a sell
+    tag outside the tags) are left to that path."""
+    exchange = ArrayExchange(t.params, t.agents)
+    got = exchange.clear_tables(t.side, 1, t.quantity, t.prices, t.sell_tag, t.seeds, t.suffixes)
+    assert got is not None
+    cleared = got.cleared()
+    assert len(cleared) == t.side.shape[0]
+    bad_tag = (t.sell_tag < 0) | (t.sell_tag >= len(t.params.tags))
+    for b, here in enumerate(cleared):
+        if (bad_tag & (t.side[b] != 0)).any():  # a table of the numpy passes' meaning
+            assert not here
+            continue
+        orders = table_orders(t.side[b], 1, t.quantity[b], t.prices[b], t.sell_tag, t.suffixes[b])
+        alone = exchange.clear(orders, t.seeds[b])
+        assert here == ran_compiled(alone)
+        if not here:
+            with pytest.raises(ValueError, match="not cleared by clear_tables"):
+                got.clearing(b)
+            assert got.records_text(b) == (b"", b"")
+            continue
+        batched = got.clearing(b)
+        assert_same(batched, alone)
+        assert batched.records_text() == alone.records_text() == got.records_text(b)
+        assert batched.params.seed == t.seeds[b]
+        # The batch's arrays hold the slot's sums and prices.
+        bought, sold, paid, received, by_tag = alone.totals()
+        for row, column in enumerate((bought, sold, paid, received)):
+            assert np.array_equal(got.totals[row, b], column)
+        assert np.array_equal(got.by_tag[b], by_tag)
+        assert np.array_equal(got.market[0, b], alone.clearing_prices)
+        assert np.array_equal(got.market[1, b], alone.volume_wh)
+        t0, t1 = got.index[1, b : b + 2].tolist()
+        expected = np.stack((alone.buyer, alone.seller, alone.tag, alone.quantity_wh, alone.amount))
+        assert np.array_equal(got.trades[2:7, t0:t1], expected)
+
+
+def test_clear_tables_declines_what_it_cannot_clear() -> None:
+    params = ClearingParams(mechanism="cda", price_min=1, price_max=9, tags=("pv", "battery"))
+    exchange = ArrayExchange(params, ("a", "b", "c"))
+    side = np.asarray([[1, 2, 0]], dtype=np.int8)
+    quantity = np.asarray([[5, 5, 0]], dtype=np.int64)
+    prices = np.full((1, 3, 2), 5, dtype=np.int64)
+    sell_tag = np.zeros(3, dtype=np.int64)
+    assert exchange.clear_tables(side, 1, quantity, prices, sell_tag, [1], ["@0"]) is not None
+    # Other dtypes or shapes, the reference switch, another mechanism: the caller's path.
+    assert (
+        exchange.clear_tables(side.astype(np.int64), 1, quantity, prices, sell_tag, [1], ["@0"])
+        is None
+    )
+    assert exchange.clear_tables(side, 1, quantity, prices[:, :, :1], sell_tag, [1], ["@0"]) is None
+    exchange.compiled = False
+    assert exchange.clear_tables(side, 1, quantity, prices, sell_tag, [1], ["@0"]) is None
+    call = ArrayExchange(replace(params, mechanism="call"), ("a", "b", "c"))
+    assert call.clear_tables(side, 1, quantity, prices, sell_tag, [1], ["@0"]) is None
+    with pytest.raises(ValueError, match="1 slots, 2 seeds and 1 id suffixes"):
+        ArrayExchange(params, ("a", "b", "c")).clear_tables(
+            side, 1, quantity, prices, sell_tag, [1, 2], ["@0"]
+        )
+    with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*64\), got -1"):
+        ArrayExchange(params, ("a", "b", "c")).clear_tables(
+            side, 1, quantity, prices, sell_tag, [-1], ["@0"]
+        )

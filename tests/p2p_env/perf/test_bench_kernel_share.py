@@ -11,9 +11,7 @@ import pytest
 # Every compiled call of a slot with the compiled backends (cda clearing).
 SLOT_KERNELS = {
     "_step_kernel.decode_slot",
-    "_cda_kernel.arrival_keys",
-    "_cda_kernel.clear_slot",
-    "_rows_kernel.table_rows",
+    "_cda_kernel.clear_tables",
     "_step_kernel.settle_slot",
     "_cert_kernel.write_slot",
     "_format_kernel.fill",

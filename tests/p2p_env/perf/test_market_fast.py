@@ -199,15 +199,15 @@ def test_episode_equal_with_and_without_the_compiled_slot(monkeypatch: pytest.Mo
     out-of-range values) gives the same observations, rewards, infos and ledger head whether
     the usual slot is cleared by the compiled kernel or by the array passes."""
     compiled_slots = 0
-    clear_compiled = ArrayExchange._clear_compiled
+    clear_tables = ArrayExchange.clear_tables
 
     def counting(self: ArrayExchange, *args: Any) -> Any:
         nonlocal compiled_slots
-        cleared = clear_compiled(self, *args)
-        compiled_slots += cleared is not None
-        return cleared
+        tables = clear_tables(self, *args)
+        compiled_slots += 0 if tables is None else sum(tables.cleared())
+        return tables
 
-    monkeypatch.setattr(ArrayExchange, "_clear_compiled", counting)
+    monkeypatch.setattr(ArrayExchange, "clear_tables", counting)
 
     def run(compiled: bool) -> tuple[str, str]:
         env = p2p_env.parallel_env(config="higashifuji_demo", seed=3)
@@ -221,3 +221,47 @@ def test_episode_equal_with_and_without_the_compiled_slot(monkeypatch: pytest.Mo
     compiled_slots = 0
     assert run(False) == compiled
     assert compiled_slots == 0
+
+
+@pytest.mark.parametrize("mechanism", available_mechanisms())
+def test_clear_many_equals_each_market_alone(mechanism: str) -> None:
+    """``ExchangeMarket.clear_many`` gives each community what its own ``clear`` gives, a
+    community whose orders the one call cannot clear (an order to reject) included; only the
+    cda takes the one call."""
+    config = load_config("higashifuji_demo", [f"market.mechanism={mechanism}"])
+    community = Community.from_config(config)
+    s = setup_for("higashifuji_demo", mechanism)
+    seeds, slots = (0, 5, 2**62 + 1, 9), [0, 17, 47, 3]
+    markets = [ExchangeMarket(config, community, seed) for seed in seeds]
+    rng = np.random.default_rng(11)
+    actions = rng.uniform(-1.0, 1.0, (len(seeds), community.n_agents, s.action_size))
+    decoded = s.decode(actions)
+    # Community 2 submits an order of 0 Wh: the exchange rejects it, so that slot is cleared
+    # alone (the reference path) and the others in the one call.
+    ordering = np.flatnonzero(decoded.side[2])
+    decoded.quantity_wh[2, ordering[0]] = 0
+    expected = [
+        market.clear(slot, decoded.row(b))
+        for b, (market, slot) in enumerate(zip(markets, slots, strict=True))
+    ]
+    assert expected[2].n_rejected == 1
+    batch = ExchangeMarket.clear_many(markets, slots, decoded)
+    if mechanism != "cda":
+        assert batch is None
+        return
+    assert batch is not None
+    outcomes, tables = batch
+    assert tables is None  # a slot went alone: the batch's arrays do not hold it
+    assert sum(len(o.trades) for o in outcomes) > 0
+    for got, want in zip(outcomes, expected, strict=True):
+        assert_same_outcome(got, want)
+    # Without the rejected order every slot is the one call's, and its arrays hold them all.
+    decoded.quantity_wh[2, ordering[0]] = 5
+    batch = ExchangeMarket.clear_many(markets, slots, decoded)
+    assert batch is not None
+    outcomes, tables = batch
+    assert tables is not None
+    for b, (got, market, slot) in enumerate(zip(outcomes, markets, slots, strict=True)):
+        assert_same_outcome(got, market.clear(slot, decoded.row(b)))
+        assert np.array_equal(tables.totals[0, b], got.bought_wh)
+        assert np.array_equal(tables.market[0, b], got.price_ticks)
