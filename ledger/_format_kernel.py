@@ -51,6 +51,15 @@ def _decimal(out: Any, pos: int, value: Any) -> int:
     return pos + digits
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fill_at(chunks: Any, starts: Any, ids: Any, values: Any, out: Any, pos: int) -> int:
+    pos = _copy(out, pos, chunks, starts, ids[0])
+    for i in range(values.shape[0]):
+        pos = _decimal(out, pos, values[i])
+        pos = _copy(out, pos, chunks, starts, ids[i + 1])
+    return pos
+
+
 @numba.njit(cache=True, nogil=True)
 def fill(chunks: Any, starts: Any, ids: Any, values: Any, out: Any) -> int:
     """Write chunk ``ids[0]``, then per value ``i`` its decimal digits and chunk ``ids[i + 1]``
@@ -59,8 +68,15 @@ def fill(chunks: Any, starts: Any, ids: Any, values: Any, out: Any) -> int:
     ``chunks[starts[c]:starts[c + 1]]`` is chunk ``c``; ``out`` holds at least the chunks plus
     20 bytes a value (the longest int64, ``-9223372036854775808``).
     """
-    pos = _copy(out, 0, chunks, starts, ids[0])
-    for i in range(values.shape[0]):
-        pos = _decimal(out, pos, values[i])
-        pos = _copy(out, pos, chunks, starts, ids[i + 1])
+    return _fill_at(chunks, starts, ids, values, out, 0)
+
+
+@numba.njit(cache=True, nogil=True)
+def fill_tables(chunks: Any, starts: Any, ids: Any, values: Any, out: Any, ends: Any) -> int:
+    """:func:`fill` of each row of ``values`` (``tables x values``), one after the other into
+    ``out``; ``ends[t]`` is where table ``t``'s bytes end. Returns the bytes written."""
+    pos = 0
+    for t in range(values.shape[0]):
+        pos = _fill_at(chunks, starts, ids, values[t], out, pos)
+        ends[t] = pos
     return pos

@@ -177,6 +177,41 @@ class RowTemplates:
         size = fill(chunks.data, chunks.starts, chunks.ids, values.ravel(), out)
         return out[:size].tobytes()
 
+    def encode_joined_many(self, values: NDArray[np.int64]) -> list[bytes]:
+        """:meth:`encode_joined` of each table of ``tables x rows x fields`` int64 ``values``
+        (the same rows, other values: ``B`` communities' settlements, say), written in one
+        compiled call where numba runs.
+
+        Raises:
+            RecordError: If ``values`` is not an int64 array of ``tables x`` this table's shape.
+        """
+        shape = (self.rows, len(self.sorted_fields))
+        if (
+            not isinstance(values, np.ndarray)
+            or values.dtype != np.int64
+            or values.shape[1:] != shape
+            or values.ndim != 3
+        ):
+            raise RecordError(
+                f"values must be an int64 array of shape (tables, {shape[0]}, {shape[1]}), got "
+                f"{getattr(values, 'dtype', type(values).__name__)} "
+                f"{getattr(values, 'shape', '')}"
+            )
+        kernels = _format_kernels()
+        if kernels is None or not self.rows or not values.shape[0]:
+            return [self.encode_joined(table) for table in values]
+        if self._chunks is None:
+            self._chunks = _Chunks.of(self._format)
+        chunks = self._chunks
+        out = np.empty(chunks.literal_bytes * values.shape[0] + 20 * values.size, dtype=np.uint8)
+        ends = np.empty(values.shape[0], dtype=np.int64)
+        # reshape: a C-order copy when values is a transposed view, as the kernel reads it.
+        flat = values.reshape(values.shape[0], -1)
+        size = kernels[1](chunks.data, chunks.starts, chunks.ids, flat, out, ends)
+        text = out[:size].tobytes()
+        bounds = [0, *ends.tolist()]
+        return [text[bounds[t] : bounds[t + 1]] for t in range(values.shape[0])]
+
 
 @dataclass(frozen=True)
 class _Chunks:
@@ -223,7 +258,7 @@ def literal_chunks(fmt: bytes) -> list[bytes]:
 
 
 _Fill = Callable[..., int]
-_fill: _Fill | None = None
+_fill: tuple[_Fill, _Fill] | None = None
 _fill_backend: str | None = None
 
 
@@ -236,6 +271,13 @@ def formatting_backend() -> str:
 
 
 def _format_kernel() -> _Fill | None:
+    kernels = _format_kernels()
+    return None if kernels is None else kernels[0]
+
+
+def _format_kernels() -> tuple[_Fill, _Fill] | None:
+    """The compiled ``fill`` and ``fill_tables`` (:mod:`ledger._format_kernel`), proven on
+    probes; ``None`` where they cannot run (:func:`formatting_backend` says why)."""
     global _fill, _fill_backend
     if _fill_backend is not None:
         return _fill
@@ -243,20 +285,31 @@ def _format_kernel() -> _Fill | None:
         from ledger import _format_kernel
 
         fill: _Fill = _format_kernel.fill
-        # Prove it (and compile it, or load numba's cache) on values of every kind of width.
-        probe = _Chunks.of(b'{"a":%d,"b%%":%d}\n{"a":%d,"b%%":%d}')
+        fill_tables: _Fill = _format_kernel.fill_tables
+        # Prove them (and compile them, or load numba's cache) on values of every kind of width.
+        template = b'{"a":%d,"b%%":%d}\n{"a":%d,"b%%":%d}'
+        probe = _Chunks.of(template)
         values = np.array([0, -1, 2**63 - 1, -(2**63)], dtype=np.int64)
         out = np.empty(probe.literal_bytes + 20 * values.size, dtype=np.uint8)
         size = fill(probe.data, probe.starts, probe.ids, values, out)
-        expected = b'{"a":%d,"b%%":%d}\n{"a":%d,"b%%":%d}' % tuple(values.tolist())
-        if out[:size].tobytes() != expected:
+        expected = template % tuple(values.tolist())
+        tables = np.stack((values, values[::-1]))
+        both = np.empty(2 * out.size, dtype=np.uint8)
+        ends = np.empty(2, dtype=np.int64)
+        written = fill_tables(probe.data, probe.starts, probe.ids, tables, both, ends)
+        expected_both = expected + template % tuple(values[::-1].tolist())
+        if (
+            out[:size].tobytes() != expected
+            or both[:written].tobytes() != expected_both
+            or ends.tolist() != [len(expected), len(expected_both)]
+        ):
             _fill, _fill_backend = None, "%-format (the kernel wrote other bytes)"
             return None
     except Exception as exc:  # any failure means: the %-format, and say why
         _fill, _fill_backend = None, f"%-format (kernel unavailable: {exc!r})"
         return None
-    _fill, _fill_backend = fill, "compiled"
-    return fill
+    _fill, _fill_backend = (fill, fill_tables), "compiled"
+    return _fill
 
 
 # ---------------------------------------------------------------------------------------------

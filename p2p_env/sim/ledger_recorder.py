@@ -146,8 +146,19 @@ class LedgerRecorder:
         self.ledger_path = path
         self.ledger = Ledger.open(path, create=True)
 
-    def record(self, flows: SlotFlows, outcome: MarketOutcome, settlement: Settlement) -> str:
-        """Append the slot's block and return its hash (hex)."""
+    def record(
+        self,
+        flows: SlotFlows,
+        outcome: MarketOutcome,
+        settlement: Settlement,
+        *,
+        settlements: JoinedBodies | None = None,
+    ) -> str:
+        """Append the slot's block and return its hash (hex).
+
+        ``settlements``: the slot's settlement records, where the caller wrote them already
+        (:meth:`settlements_many`, for a batch of communities); the fast path only.
+        """
         if self.ledger is None:
             self.reset()
         ledger = self.ledger
@@ -166,7 +177,9 @@ class LedgerRecorder:
             encoded.params_json,
             orders=encoded.orders,
             trades=encoded.trades,
-            settlements=self._encoded_settlements(flows, settlement),
+            settlements=(
+                self._encoded_settlements(flows, settlement) if settlements is None else settlements
+            ),
             certificates=certificates,
             # The events a checking ledger checks are those of the very bytes it stores.
             certificate_events=(
@@ -261,9 +274,29 @@ class LedgerRecorder:
             {agents[i]: int(exported[i]) for i in np.flatnonzero(exported).tolist()}
         )
 
+    @staticmethod
+    def settlements_many(
+        recorders: Sequence[LedgerRecorder], metered_wh: NDArray[np.int64], s: Settlement
+    ) -> list[JoinedBodies] | None:
+        """The settlement records of ``B`` communities' slots (one recorder each, all of one
+        community), as :meth:`record` writes them, in one call: ``metered_wh`` and ``s`` hold
+        ``B x agents`` arrays. ``None`` where :meth:`record` must write them itself (a recorder
+        off the fast path, integer columns of other types)."""
+        lead = recorders[0]
+        if not all(type(r) is LedgerRecorder and r.fast for r in recorders):
+            return None
+        columns = _settlement_columns(metered_wh, s)
+        ordered = [columns[name] for name in lead._settlement_fields]
+        if {values.dtype for values in ordered} != {_INT64}:
+            return None
+        # fields x B x agents -> B x agents x fields, one C-order copy.
+        table = np.ascontiguousarray(np.array(ordered).transpose(1, 2, 0))
+        n = table.shape[1]
+        return [JoinedBodies(text, n) for text in lead._settlement_rows.encode_joined_many(table)]
+
     def _encoded_settlements(self, flows: SlotFlows, s: Settlement) -> JoinedBodies | list[bytes]:
         # Columns in the canonical (sorted) key order of the settlement record.
-        columns = _settlement_columns(flows, s)
+        columns = _settlement_columns(flows.metered_wh, s)
         ordered = [columns[name] for name in self._settlement_fields]
         if {values.dtype for values in ordered} == {_INT64}:
             # Agent after agent, written at once (compiled where numba runs).
@@ -281,7 +314,7 @@ class LedgerRecorder:
         return self._settlement_rows.encode_sorted(flat)
 
     def _settlements(self, flows: SlotFlows, s: Settlement) -> list[dict[str, Any]]:
-        columns = _settlement_columns(flows, s)
+        columns = _settlement_columns(flows.metered_wh, s)
         lists = {name: values.tolist() for name, values in columns.items()}
         return [
             {"agent": agent, **{name: values[i] for name, values in lists.items()}}
@@ -289,10 +322,11 @@ class LedgerRecorder:
         ]
 
 
-def _settlement_columns(flows: SlotFlows, s: Settlement) -> dict[str, Any]:
-    """The integer fields of the settlement records, per agent."""
+def _settlement_columns(metered_wh: NDArray[np.int64], s: Settlement) -> dict[str, Any]:
+    """The integer fields of the settlement records, per agent (of one slot, or ``B x
+    agents``)."""
     return {
-        "metered_wh": flows.metered_wh,
+        "metered_wh": metered_wh,
         "p2p_bought_wh": s.p2p_bought_wh,
         "p2p_sold_wh": s.p2p_sold_wh,
         "p2p_paid": s.p2p_paid_sen,

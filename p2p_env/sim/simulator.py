@@ -33,6 +33,7 @@ from p2p_env.sim import compiled
 from p2p_env.sim.actions import DecodedActions, action_size, decode
 from p2p_env.sim.community import AgentKind, Community
 from p2p_env.sim.exchange_market import ExchangeMarket
+from p2p_env.sim.ledger_recorder import LedgerRecorder
 from p2p_env.sim.market import Market, MarketOutcome, Recorder, SlotFlows
 from p2p_env.sim.series import AT_HOME, AT_OFFICE, SlotSeries
 from p2p_env.sim.settlement import GridTariffs, MonthState, Settlement, settle
@@ -309,13 +310,23 @@ def step_communities(
     np.copyto(state.last_price, market.price_ticks, where=traded)
     state.last_volume[:] = market.volume_wh
 
+    # Every community's settlement records in one call, where every recorder takes them so.
+    ledgers = [sim.recorder for sim in sims if type(sim.recorder) is LedgerRecorder]
+    settlements = (
+        LedgerRecorder.settlements_many(ledgers, done.metered_wh, done.settlement)
+        if len(ledgers) == len(sims)
+        else None
+    )
     results = []
     for b, (sim, slot, outcome) in enumerate(zip(sims, t.tolist(), outcomes, strict=True)):
         flows = SlotFlows(
             slot=slot, metered_wh=done.metered_wh[b], **{k: v[b] for k, v in done.flows.items()}
         )
         settled = done.settlement.row(b)
-        block_hash = sim.recorder.record(flows, outcome, settled) if sim.recorder else ""
+        if settlements is not None:
+            block_hash = ledgers[b].record(flows, outcome, settled, settlements=settlements[b])
+        else:
+            block_hash = sim.recorder.record(flows, outcome, settled) if sim.recorder else ""
         sim.slot = slot + 1
         results.append(
             SlotResult(

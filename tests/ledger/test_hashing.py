@@ -215,6 +215,35 @@ def test_encode_joined_is_the_joined_rows(
     assert rows.encode_joined(np.array(values.T).T) == expected
 
 
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.text(max_size=8), min_size=0, max_size=5),
+    st.integers(0, 4),
+    st.data(),
+)
+def test_encode_joined_many_is_each_table_joined(
+    names: list[str], tables: int, data: st.DataObject
+) -> None:
+    rows = RowTemplates([{"agent": name} for name in names], ["b%%", "wh"])
+    value = st.integers(-(2**63), 2**63 - 1)
+    values = np.array(
+        data.draw(
+            st.lists(value, min_size=tables * len(names) * 2, max_size=tables * len(names) * 2)
+        ),
+        dtype=np.int64,
+    ).reshape(tables, len(names), 2)
+    expected = [rows.encode_joined(table) for table in values]
+    assert rows.encode_joined_many(values) == expected
+    # A transposed view (fields first, as the recorder stacks them) reads the same.
+    fields_first = np.ascontiguousarray(values.transpose(2, 0, 1))
+    assert rows.encode_joined_many(fields_first.transpose(1, 2, 0)) == expected
+    with pytest.raises(
+        RecordError,
+        match=rf"shape \(tables, {len(names)}, 2\), got int64 \({len(names)}, 2\)",
+    ):
+        rows.encode_joined_many(values[0] if tables else np.zeros((len(names), 2), np.int64))
+
+
 def test_encode_joined_runs_compiled_and_refuses_other_arrays() -> None:
     assert formatting_backend() == "compiled"
     rows = RowTemplates([{"agent": "a"}, {"agent": "b"}], ["x", "y"])

@@ -14,7 +14,7 @@ SLOT_KERNELS = {
     "_cda_kernel.clear_tables",
     "_step_kernel.settle_slot",
     "_cert_kernel.write_slot",
-    "_format_kernel.fill",
+    "_format_kernel.fill_tables",
     "_sha_kernel.encoded_block_kernel",
     "_step_kernel.observe_slot",
 }

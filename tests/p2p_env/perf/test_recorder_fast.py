@@ -155,6 +155,33 @@ def test_settlement_integer_types(demo: tuple[GymConfig, list[Slot]]) -> None:
         replay(LedgerRecorder.open(config, None), floats)
 
 
+def test_settlements_of_a_batch_in_one_call(demo: tuple[GymConfig, list[Slot]]) -> None:
+    """``LedgerRecorder.settlements_many`` writes each community's settlement records as its
+    own recorder does, and the blocks recorded with them are the same; it declines recorders
+    off the fast path and columns that are not all int64."""
+    config, slots = demo
+    batch = slots[10:14]  # four slots stand for four communities of one layout
+    metered = np.stack([f.metered_wh for f, _, _ in batch])
+    fields = [f.name for f in dataclasses.fields(Settlement) if f.init]
+    stacked = Settlement(**{k: np.stack([getattr(s, k) for _, _, s in batch]) for k in fields})
+    recorders = [LedgerRecorder.open(config, None) for _ in batch]
+    texts = LedgerRecorder.settlements_many(recorders, metered, stacked)
+    assert texts is not None
+    alone = LedgerRecorder.open(config, None)
+    for text, (flows, _, settlement) in zip(texts, batch, strict=True):
+        assert text == alone._encoded_settlements(flows, settlement)
+    for recorder, text, slot in zip(recorders, texts, batch, strict=True):
+        recorder.reset()
+        given = recorder.record(*slot, settlements=text)
+        alone.reset()
+        assert given == alone.record(*slot)
+    generic = LedgerRecorder.open(config, None)
+    generic.fast = False
+    assert LedgerRecorder.settlements_many([*recorders[:3], generic], metered, stacked) is None
+    mixed = dataclasses.replace(stacked, grid_cost_sen=stacked.grid_cost_sen.astype(np.int32))
+    assert LedgerRecorder.settlements_many(recorders, metered, mixed) is None
+
+
 def test_generic_recorder_refuses_tags_that_differ(demo: tuple[GymConfig, list[Slot]]) -> None:
     config, slots = demo
     recorder = LedgerRecorder(Community.from_config(config), fast=False, tags=("pv", "x", "y"))
