@@ -269,6 +269,54 @@ def encoded_block_kernel(
     return True
 
 
+@numba.njit(cache=True, nogil=True)
+def encoded_blocks_kernel(
+    bodies: Any,
+    body_starts: Any,
+    counts: Any,
+    kinds: Any,
+    version: Any,
+    heights: Any,
+    records: Any,
+    record_starts: Any,
+    record_offsets: Any,
+    leaf_starts: Any,
+    leaves: Any,
+    roots: Any,
+    scratch: Any,
+) -> Any:
+    """:func:`encoded_block_kernel` of ``B`` blocks, one after the other, in one call.
+
+    Block ``b``'s bodies are ``bodies[body_starts[b]:body_starts[b + 1]]`` (``counts[b]`` per
+    group, the groups of kinds ``kinds``); its records go to ``records[record_starts[b]:
+    record_starts[b + 1]]`` with their offsets (relative to that start) at
+    ``record_offsets[leaf_starts[b] + b:leaf_starts[b + 1] + b + 1]``, its leaf hashes to
+    ``leaves[leaf_starts[b]:leaf_starts[b + 1]]`` and its root to ``roots[b]``; ``scratch``
+    holds the largest block's. Every block has at least one record.
+
+    Returns:
+        Per block, whether its bodies split as counted (if not, the caller takes another path
+        for that block).
+    """
+    n_blocks = heights.shape[0]
+    ok = np.empty(n_blocks, dtype=np.bool_)
+    for b in range(n_blocks):
+        first, last = leaf_starts[b], leaf_starts[b + 1]
+        ok[b] = encoded_block_kernel(
+            bodies[body_starts[b] : body_starts[b + 1]],
+            counts[b],
+            kinds,
+            version,
+            heights[b],
+            records[record_starts[b] : record_starts[b + 1]],
+            record_offsets[first + b : last + b + 1],
+            leaves[first:last],
+            roots[b],
+            scratch,
+        )
+    return ok
+
+
 # --- the same in chunks, for several threads -----------------------------------------------
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -28,7 +29,7 @@ from ledger.block import GENESIS_PREV_HASH, BlockHeader, decode_header, encode_h
 from ledger.canonical import INT_MAX, canonical_json, sha256
 from ledger.certificates import CertificateBook
 from ledger.errors import CertificateError, LedgerError, RecordError
-from ledger.hashing import Bodies, encode_block, leaves_and_root
+from ledger.hashing import Bodies, Groups, encode_block, encode_blocks, leaves_and_root
 from ledger.merkle import (
     ConsistencyProof,
     InclusionProof,
@@ -48,6 +49,22 @@ from ledger.store import LedgerStore, MemoryStore, StoredBlock
 from ledger.verify import ReplayHook, VerifyReport, verify
 
 Body = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class EncodedAppend:
+    """One ledger's next block for :meth:`Ledger.append_encoded_many`: the arguments of
+    :meth:`Ledger.append_encoded`, bodies trusted as there."""
+
+    ledger: Ledger
+    slot: int
+    params_json: bytes
+    orders: Bodies = ()
+    trades: Bodies = ()
+    settlements: Bodies = ()
+    certificates: Bodies = ()
+    certificate_events: Sequence[Body] = ()
+    start: str | None = None
 
 
 class Ledger:
@@ -285,6 +302,71 @@ class Ledger:
                 ``certificate_events`` does not match ``certificates`` in length while checked.
             CertificateError: The certificate events break a rule. Nothing is written.
         """
+        height, groups, counts = self._encoded_groups(
+            slot, start, orders, trades, settlements, certificates, certificate_events
+        )
+        records, leaves, root = encode_block(height, groups)
+        return self._append(
+            slot, params_json, records, leaves, root, counts, certificate_events, start
+        )
+
+    @staticmethod
+    def append_encoded_many(appends: Sequence[EncodedAppend]) -> list[BlockHeader]:
+        """:meth:`append_encoded` of the next block of several ledgers (one block each, ``B``
+        communities' slot, say), with every block's records written and hashed in one
+        compiled call (:func:`ledger.hashing.encode_blocks`): the same blocks.
+
+        Every block is checked before any is encoded; the blocks are then appended in order,
+        and a block that its ledger refuses on append (a certificate rule, a storage error)
+        raises there, the ledgers before it keeping their new block and those after it not
+        getting theirs.
+
+        Raises:
+            RecordError: A ledger appears twice, or as :meth:`append_encoded`.
+            CertificateError: As :meth:`append_encoded`.
+        """
+        if len({id(a.ledger) for a in appends}) != len(appends):
+            raise RecordError("append_encoded_many appends one block per ledger: a ledger is twice")
+        prepared = [
+            a.ledger._encoded_groups(
+                a.slot,
+                a.start,
+                a.orders,
+                a.trades,
+                a.settlements,
+                a.certificates,
+                a.certificate_events,
+            )
+            for a in appends
+        ]
+        encoded = encode_blocks([p[0] for p in prepared], [p[1] for p in prepared])
+        return [
+            a.ledger._append(
+                a.slot,
+                a.params_json,
+                records,
+                leaves,
+                root,
+                counts,
+                a.certificate_events,
+                a.start,
+            )
+            for a, (_, _, counts), (records, leaves, root) in zip(
+                appends, prepared, encoded, strict=True
+            )
+        ]
+
+    def _encoded_groups(
+        self,
+        slot: int,
+        start: str | None,
+        orders: Bodies,
+        trades: Bodies,
+        settlements: Bodies,
+        certificates: Bodies,
+        certificate_events: Sequence[Body],
+    ) -> tuple[int, Groups, dict[str, int]]:
+        """The checks of :meth:`append_encoded`; the block's height, groups and counts."""
         self._check_slot(slot, start)
         if self._check_certificates and len(certificate_events) != len(certificates):
             raise RecordError(
@@ -295,14 +377,11 @@ class Ledger:
         total = len(orders) + len(trades) + len(settlements) + len(certificates)
         if total > MAX_RECORDS_PER_BLOCK + 1:
             raise RecordError(f"block {height}: {total} records, at most 2**32")
-        records, leaves, root = encode_block(
-            height,
-            (
-                (RecordKind.ORDER, orders),
-                (RecordKind.TRADE, trades),
-                (RecordKind.SETTLEMENT, settlements),
-                (RecordKind.CERTIFICATE, certificates),
-            ),
+        groups = (
+            (RecordKind.ORDER, orders),
+            (RecordKind.TRADE, trades),
+            (RecordKind.SETTLEMENT, settlements),
+            (RecordKind.CERTIFICATE, certificates),
         )
         counts = {
             "order": len(orders),
@@ -310,9 +389,7 @@ class Ledger:
             "settlement": len(settlements),
             "certificate": len(certificates),
         }
-        return self._append(
-            slot, params_json, records, leaves, root, counts, certificate_events, start
-        )
+        return height, groups, counts
 
     def _check_slot(self, slot: int, start: str | None) -> None:
         if type(slot) is not int or not 0 <= slot <= INT_MAX:

@@ -50,6 +50,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Final
 
 import numpy as np
@@ -122,6 +123,8 @@ class _Kernels:
     """``_sha_kernel.block_kernel``."""
     encode: Callable[..., bool]
     """``_sha_kernel.encoded_block_kernel``."""
+    blocks: Callable[..., np.ndarray]
+    """``_sha_kernel.encoded_blocks_kernel``."""
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,40 @@ def encode_block(height: int, groups: Groups) -> tuple[Sequence[bytes], bytes, b
     if not n:
         return python_encode_block(height, groups)
     return _compiled_encode_block(kernels, height, groups, _plan(n))
+
+
+def encode_blocks(
+    heights: Sequence[int], blocks: Sequence[Groups]
+) -> list[tuple[Sequence[bytes], bytes, bytes]]:
+    """:func:`encode_block` of each block (``heights[k]``, ``blocks[k]``), the usual ones
+    (their groups of the same kinds, at least one record, below the threaded hashing's
+    threshold) written and hashed in one compiled call: the same records, leaves and roots.
+
+    Raises:
+        ValueError: If ``heights`` and ``blocks`` differ in length.
+    """
+    if len(heights) != len(blocks):
+        raise ValueError(f"encode_blocks: {len(heights)} heights for {len(blocks)} blocks")
+    kernels = _kernels if _backend is not None else _load()
+    out: list[tuple[Sequence[bytes], bytes, bytes] | None] = [None] * len(blocks)
+    usual: list[int] = []
+    if kernels is not None and blocks:
+        kinds = [kind for kind, _ in blocks[0]]
+        for k, groups in enumerate(blocks):
+            n = sum(len(bodies) for _, bodies in groups)
+            if n and _plan(n) is None and [kind for kind, _ in groups] == kinds:
+                usual.append(k)
+    if usual:
+        assert kernels is not None
+        done = _compiled_encode_blocks(
+            kernels, [heights[k] for k in usual], [blocks[k] for k in usual]
+        )
+        for k, encoded in zip(usual, done, strict=True):
+            out[k] = encoded
+    return [
+        encode_block(height, groups) if encoded is None else encoded
+        for height, groups, encoded in zip(heights, blocks, out, strict=True)
+    ]
 
 
 def backend() -> str:
@@ -462,6 +499,73 @@ def _compiled_encode_block(
     return RecordBlob(records, record_offsets), leaves.tobytes(), root.tobytes()
 
 
+def _compiled_encode_blocks(
+    kernels: _Kernels, heights: Sequence[int], blocks: Sequence[Groups]
+) -> list[tuple[Sequence[bytes], bytes, bytes]]:
+    """:func:`_compiled_encode_block` of blocks of at least one record each, groups of the
+    same kinds, in one call (:func:`ledger._sha_kernel.encoded_blocks_kernel`)."""
+    texts: list[bytes] = []
+    sizes: list[list[int]] = []
+    for groups in blocks:
+        texts.append(
+            b"\n".join(
+                [
+                    group.text if isinstance(group, JoinedBodies) else b"\n".join(group)
+                    for _, group in groups
+                    if len(group)
+                ]
+            )
+        )
+        sizes.append([len(group) for _, group in groups])
+    counts = [sum(block) for block in sizes]
+    # Each block's records: its bodies less the newlines between them, plus an envelope each.
+    record_sizes = [
+        len(text) - (n - 1) + ENVELOPE.size * n for text, n in zip(texts, counts, strict=True)
+    ]
+    body_starts = [0, *accumulate(len(text) for text in texts)]
+    record_starts = [0, *accumulate(record_sizes)]
+    leaf_starts = [0, *accumulate(counts)]
+    n_blocks, n_records = len(blocks), leaf_starts[-1]
+    records = np.empty(record_starts[-1], dtype=np.uint8)
+    record_offsets = np.empty(n_records + n_blocks, dtype=np.int64)
+    leaves = np.empty((n_records, HASH_SIZE), dtype=np.uint8)
+    roots = np.empty((n_blocks, HASH_SIZE), dtype=np.uint8)
+    ok = kernels.blocks(
+        np.frombuffer(b"".join(texts), dtype=np.uint8),
+        np.array(body_starts, dtype=np.int64),
+        np.array(sizes, dtype=np.int64),
+        np.array([kind for kind, _ in blocks[0]], dtype=np.uint8),
+        SCHEMA_VERSION,
+        np.array(heights, dtype=np.int64),
+        records,
+        np.array(record_starts, dtype=np.int64),
+        record_offsets,
+        np.array(leaf_starts, dtype=np.int64),
+        leaves,
+        roots,
+        _scratch(max(counts)),
+    ).tolist()
+    leaf_bytes, root_bytes = leaves.tobytes(), roots.tobytes()
+    out: list[tuple[Sequence[bytes], bytes, bytes]] = []
+    for b, (height, groups) in enumerate(zip(heights, blocks, strict=True)):
+        if not ok[b]:  # a body with a raw newline: not canonical JSON, the same bytes anyway
+            out.append(python_encode_block(height, groups))
+            continue
+        first, last = leaf_starts[b], leaf_starts[b + 1]
+        blob = RecordBlob(
+            records[record_starts[b] : record_starts[b + 1]],
+            record_offsets[first + b : last + b + 1],
+        )
+        out.append(
+            (
+                blob,
+                leaf_bytes[HASH_SIZE * first : HASH_SIZE * last],
+                root_bytes[HASH_SIZE * b : HASH_SIZE * (b + 1)],
+            )
+        )
+    return out
+
+
 # --- the threads --------------------------------------------------------------------------------
 
 _executor: ThreadPoolExecutor | None = None
@@ -543,6 +647,19 @@ def _load() -> _Kernels | None:
             if not _agrees(kernels, block, [(1, block[:1]), (2, block[1:])], None):
                 _kernels, _backend = None, "hashlib (compiled path gave different hashes)"
                 return None
+        # And several blocks in one call (of 1, 3 and 2 records; one body with a raw newline).
+        blocks = [
+            [(1, [b"a"]), (2, [])],
+            [(1, [b"b", b"cc"]), (2, [b"d"])],
+            [(1, [b"e\nf", b"g"]), (2, [])],
+        ]
+        together = _compiled_encode_blocks(kernels, [3, 4, 5], blocks)
+        if [(list(r), leaves, root) for r, leaves, root in together] != [
+            (list(r), leaves, root)
+            for r, leaves, root in map(python_encode_block, [3, 4, 5], blocks)
+        ] or not all(isinstance(r, RecordBlob) for r, _, _ in together[:2]):
+            _kernels, _backend = None, "hashlib (compiled path gave different hashes)"
+            return None
     except Exception as exc:  # any failure means: use hashlib, and say why
         _kernels, _backend = None, f"hashlib (compiled path unavailable: {exc!r})"
         return None
@@ -613,7 +730,11 @@ def _compile() -> _Kernels:
     llvm.load_library_permanently(name)
     from ledger import _sha_kernel  # compiles on first use, or loads numba's cache
 
-    return _Kernels(_sha_kernel.block_kernel, _sha_kernel.encoded_block_kernel)
+    return _Kernels(
+        _sha_kernel.block_kernel,
+        _sha_kernel.encoded_block_kernel,
+        _sha_kernel.encoded_blocks_kernel,
+    )
 
 
 __all__ = [
@@ -626,6 +747,7 @@ __all__ = [
     "JoinedBodies",
     "backend",
     "encode_block",
+    "encode_blocks",
     "leaves_and_root",
     "python_encode_block",
     "python_leaves_and_root",

@@ -9,8 +9,9 @@ batch owns (:class:`~p2p_env.sim.simulator.SimState`) and each simulator sees it
 Each community keeps its own slot, exchange seed and ledger: stepping the batch gives exactly
 what stepping each simulator alone gives (trades, rewards, ledger blocks; tested). Every
 community's slot is cleared in one compiled call (:func:`~p2p_env.sim.simulator.
-clear_communities`), each on its own orders and seed; the ledger blocks stay per community,
-because each community's hash chain is its own.
+clear_communities`), each on its own orders and seed, and every community's block is written
+and hashed in one more (:meth:`~p2p_env.sim.ledger_recorder.LedgerRecorder.record_many`), each
+appended to its community's own hash chain.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ledger import CertificateRegistry, Ledger
+from ledger import CertificateRegistry, EncodedAppend, Ledger
 from ledger.fast import RowTemplates
 from ledger.hashing import JoinedBodies
 from ledger.slot_events import certificate_writer
@@ -188,6 +188,63 @@ class LedgerRecorder:
         )
         return ledger.head_hash.hex()
 
+    @staticmethod
+    def record_many(
+        recorders: Sequence[LedgerRecorder],
+        flows: Sequence[SlotFlows],
+        outcomes: Sequence[MarketOutcome],
+        settlements: Sequence[Settlement],
+        encoded_settlements: Sequence[JoinedBodies] | None = None,
+    ) -> list[str]:
+        """:meth:`record` of one slot of each of ``B`` communities (one recorder each, each
+        with its own ledger), the blocks written and hashed in one call
+        (:meth:`ledger.Ledger.append_encoded_many`): the same blocks and hashes.
+
+        ``encoded_settlements``: each community's settlement records from
+        :meth:`settlements_many`, else each recorder writes its own. A recorder off the fast
+        path, or a market without encoded records, records its slot alone.
+        """
+        hashes = [""] * len(recorders)
+        appends: list[tuple[int, EncodedAppend]] = []
+        for b, (recorder, slot_flows, outcome, settlement) in enumerate(
+            zip(recorders, flows, outcomes, settlements, strict=True)
+        ):
+            given = None if encoded_settlements is None else encoded_settlements[b]
+            if recorder.ledger is None:
+                recorder.reset()
+            ledger = recorder.ledger
+            assert ledger is not None
+            encoded = outcome.encoded
+            if not recorder.fast or encoded is None or ledger.checks_certificates:
+                hashes[b] = recorder.record(slot_flows, outcome, settlement, settlements=given)
+                continue
+            metered = slot_flows.metered_wh
+            certificates = recorder._encoded_certificates(
+                slot_flows, outcome, np.maximum(-metered, 0)
+            )
+            appends.append(
+                (
+                    b,
+                    EncodedAppend(
+                        ledger,
+                        slot_flows.slot,
+                        encoded.params_json,
+                        orders=encoded.orders,
+                        trades=encoded.trades,
+                        settlements=(
+                            recorder._encoded_settlements(slot_flows, settlement)
+                            if given is None
+                            else given
+                        ),
+                        certificates=certificates,
+                    ),
+                )
+            )
+        Ledger.append_encoded_many([append for _, append in appends])
+        for b, append in appends:
+            hashes[b] = append.ledger.head_hash.hex()
+        return hashes
+
     def _append_generic(
         self,
         ledger: Ledger,
@@ -281,7 +338,16 @@ class LedgerRecorder:
         """The settlement records of ``B`` communities' slots (one recorder each, all of one
         community), as :meth:`record` writes them, in one call: ``metered_wh`` and ``s`` hold
         ``B x agents`` arrays. ``None`` where :meth:`record` must write them itself (a recorder
-        off the fast path, integer columns of other types)."""
+        off the fast path, integer columns of other types).
+
+        Raises:
+            ValueError: If the recorders are not one per community.
+        """
+        if len(recorders) != metered_wh.shape[0]:
+            raise ValueError(
+                f"settlements_many: {len(recorders)} recorders for {metered_wh.shape[0]} "
+                "communities"
+            )
         lead = recorders[0]
         if not all(type(r) is LedgerRecorder and r.fast for r in recorders):
             return None

@@ -277,9 +277,10 @@ def step_communities(
     """Advance ``B`` communities of one layout one slot each, as one array program.
 
     Decoding, physics, settlement and rewards run once over ``B x agents`` arrays (compiled
-    where :func:`p2p_env.sim.compiled.step_of` gives a step), and so does the clearing of every
-    community's own orders (:func:`clear_communities`); the ledger block stays per community
-    (each has its own hash chain). Each community may be at its own slot of the shared series.
+    where :func:`p2p_env.sim.compiled.step_of` gives a step), and so do the clearing of every
+    community's own orders (:func:`clear_communities`) and the writing and hashing of every
+    community's block (:meth:`LedgerRecorder.record_many`), each appended to its community's
+    own chain. Each community may be at its own slot of the shared series.
     Community ``b`` gets exactly what ``sims[b].step(actions[b])`` alone would give (tested).
 
     Args:
@@ -317,30 +318,45 @@ def step_communities(
         if len(ledgers) == len(sims)
         else None
     )
-    results = []
-    for b, (sim, slot, outcome) in enumerate(zip(sims, t.tolist(), outcomes, strict=True)):
-        flows = SlotFlows(
+    slots = t.tolist()
+    flows = [
+        SlotFlows(
             slot=slot, metered_wh=done.metered_wh[b], **{k: v[b] for k, v in done.flows.items()}
         )
-        settled = done.settlement.row(b)
-        if settlements is not None:
-            block_hash = ledgers[b].record(flows, outcome, settled, settlements=settlements[b])
-        else:
-            block_hash = sim.recorder.record(flows, outcome, settled) if sim.recorder else ""
+        for b, slot in enumerate(slots)
+    ]
+    settled = [done.settlement.row(b) for b in range(len(sims))]
+    if len(ledgers) == len(sims) > 1:  # every block written and hashed in one call
+        hashes = LedgerRecorder.record_many(ledgers, flows, outcomes, settled, settlements)
+    elif settlements is not None:  # a lone community: one block, no batch to build
+        hashes = [
+            ledger.record(f, outcome, s, settlements=text)
+            for ledger, f, outcome, s, text in zip(
+                ledgers, flows, outcomes, settled, settlements, strict=True
+            )
+        ]
+    else:
+        hashes = [
+            sim.recorder.record(f, outcome, s) if sim.recorder else ""
+            for sim, f, outcome, s in zip(sims, flows, outcomes, settled, strict=True)
+        ]
+    results = []
+    for b, (sim, slot, outcome) in enumerate(zip(sims, slots, outcomes, strict=True)):
+        block_hash = hashes[b]
         sim.slot = slot + 1
         results.append(
             SlotResult(
                 slot=slot,
                 rewards=done.rewards[b],
                 cost_jpy=done.cost_jpy[b],
-                settlement=settled,
+                settlement=settled[b],
                 gasoline_sen=done.gasoline_sen[b],
                 gasoline_l=done.gasoline_l[b],
                 phv_shortfall_wh=done.shortfall_wh[b],
                 storage_curtailed_wh=done.curtailed_wh[b],
                 decoded=rows[b],
                 outcome=outcome,
-                flows=flows,
+                flows=flows[b],
                 block_hash=block_hash,
                 soc=done.soc[b],
                 info_columns=done.info_columns[:, b],

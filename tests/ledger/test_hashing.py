@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ledger_synthetic import build
 
-from ledger import Ledger, RecordError, RecordKind, hashing
+from ledger import EncodedAppend, Ledger, RecordError, RecordKind, hashing
 from ledger.canonical import SCHEMA_VERSION
 from ledger.fast import RowTemplates, formatting_backend
 from ledger.hashing import JoinedBodies
@@ -107,6 +108,50 @@ def test_encoded_block_equals_reference(height: int, groups: list[tuple[int, lis
         assert ENVELOPE.unpack_from(data) == (kinds[index], SCHEMA_VERSION, height, index)
 
 
+# Blocks of one layout (the groups' kinds fixed), as a batch of communities appends them.
+LAYOUT = [int(RecordKind.ORDER), int(RecordKind.TRADE), int(RecordKind.SETTLEMENT)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2**63 - 1),
+            st.lists(BODIES, min_size=3, max_size=3),
+            st.booleans(),  # a block of other kinds, or one with a raw newline
+            st.booleans(),
+        ),
+        max_size=6,
+    )
+)
+def test_blocks_encoded_together_equal_each_alone(
+    drawn: list[tuple[int, list[list[bytes]], bool, bool]],
+) -> None:
+    """encode_blocks gives each block what encode_block gives it: the usual blocks in one
+    call, the others (empty, other kinds, a body with a raw newline) each its own way."""
+    heights, blocks = [], []
+    for height, bodies, other_kinds, newline in drawn:
+        kinds = LAYOUT[::-1] if other_kinds else LAYOUT
+        if newline and bodies[0]:
+            bodies[0][0] += b"\n"
+        heights.append(height)
+        blocks.append(list(zip(kinds, bodies, strict=True)))
+    together = hashing.encode_blocks(heights, blocks)
+    for (records, leaves, root), height, groups in zip(together, heights, blocks, strict=True):
+        assert (list(records), leaves, root) == hashing.python_encode_block(height, groups)
+        # The compiled path wrote every block with records and no raw newline.
+        newline = any(b"\n" in body for _, bodies in groups for body in bodies)
+        has_records = any(bodies for _, bodies in groups)
+        assert isinstance(records, RecordBlob) == (has_records and not newline)
+        if not newline:
+            # Joined bodies (the simulator's form; never with a raw newline) give the same.
+            joined = [(kind, JoinedBodies(b"\n".join(b), len(b)) if b else b) for kind, b in groups]
+            again = hashing.encode_blocks([height], [joined])[0]
+            assert (list(again[0]), *again[1:]) == (list(records), leaves, root)
+    with pytest.raises(ValueError, match="2 heights for 1 blocks"):
+        hashing.encode_blocks([1, 2], [[]])
+
+
 @pytest.mark.parametrize(
     "bodies",
     [[b"a\nb"], [b"a", b"b\n"], [b"\n", b"c"], [b"x", b"", b"\n\n"], [b"\n"]],
@@ -166,6 +211,44 @@ def test_ledgers_appended_encoded_either_way_are_identical() -> None:
     for height in range(len(compiled)):
         assert compiled.store.records(height) == reference.store.records(height)
         assert compiled.store.leaves(height) == reference.store.leaves(height)
+
+
+def test_ledgers_appended_together_are_those_appended_alone() -> None:
+    """append_encoded_many appends each ledger's next block as append_encoded does: the same
+    chains; and refuses a ledger twice or a slot that does not increase before it writes
+    anything."""
+
+    def block(k: int, slot: int) -> dict[str, Any]:
+        return {
+            "slot": slot,
+            "params_json": b'{"seed":%d}' % k,
+            "orders": [b'{"agent":"a%d"}' % i for i in range(k + slot % 3)],
+            "trades": JoinedBodies(b'{"t":1}\n{"t":2}', 2) if k % 2 else [],
+            "settlements": [b'{"s":%d}' % k],
+        }
+
+    together = [Ledger.in_memory() for _ in range(4)]
+    alone = [Ledger.in_memory() for _ in range(4)]
+    for slot in range(5):
+        headers = Ledger.append_encoded_many(
+            [EncodedAppend(ledger, **block(k, slot)) for k, ledger in enumerate(together)]
+        )
+        expected = [ledger.append_encoded(**block(k, slot)) for k, ledger in enumerate(alone)]
+        assert headers == expected
+    for a, b in zip(together, alone, strict=True):
+        assert a.head_hash == b.head_hash
+        assert [a.store.records(h) for h in range(5)] == [b.store.records(h) for h in range(5)]
+        assert a.verify().ok
+    heads = [ledger.head_hash for ledger in together]
+    with pytest.raises(RecordError, match="one block per ledger"):
+        Ledger.append_encoded_many(
+            [EncodedAppend(together[0], **block(0, 9)), EncodedAppend(together[0], **block(1, 10))]
+        )
+    with pytest.raises(RecordError, match="slot 4 is not after the last block's slot 4"):
+        Ledger.append_encoded_many(
+            [EncodedAppend(together[0], **block(0, 9)), EncodedAppend(together[1], **block(1, 4))]
+        )
+    assert [ledger.head_hash for ledger in together] == heads  # nothing was appended
 
 
 def test_without_the_compiler_the_same_ledger_in_another_process() -> None:

@@ -180,6 +180,40 @@ def test_settlements_of_a_batch_in_one_call(demo: tuple[GymConfig, list[Slot]]) 
     assert LedgerRecorder.settlements_many([*recorders[:3], generic], metered, stacked) is None
     mixed = dataclasses.replace(stacked, grid_cost_sen=stacked.grid_cost_sen.astype(np.int32))
     assert LedgerRecorder.settlements_many(recorders, metered, mixed) is None
+    with pytest.raises(ValueError, match="3 recorders for 4 communities"):
+        LedgerRecorder.settlements_many(recorders[:3], metered, stacked)
+
+
+def test_blocks_of_a_batch_in_one_call(demo: tuple[GymConfig, list[Slot]]) -> None:
+    """``LedgerRecorder.record_many`` appends to each recorder's ledger the blocks its own
+    ``record`` appends, slot after slot, a recorder off the fast path among them (it records
+    alone), with or without the settlement records written for the batch."""
+    config, slots = demo
+    community = Community.from_config(config)
+    episodes = [slots[:24], slots[24:48], slots[48:72], slots[72:96]]
+    batch = [LedgerRecorder.open(config, None) for _ in episodes]
+    batch[2] = LedgerRecorder(community, fast=False)
+    alone = [LedgerRecorder.open(config, None) for _ in episodes]
+    fields = [f.name for f in dataclasses.fields(Settlement) if f.init]
+    for recorder in (*batch, *alone):
+        recorder.reset()
+    for k in range(24):
+        step = [episode[k] for episode in episodes]
+        flows = [f for f, _, _ in step]
+        outcomes = [o for _, o, _ in step]
+        settlements = [s for _, _, s in step]
+        texts = None
+        if k % 2:
+            metered = np.stack([f.metered_wh for f in flows])
+            stacked = Settlement(
+                **{name: np.stack([getattr(s, name) for s in settlements]) for name in fields}
+            )
+            texts = LedgerRecorder.settlements_many(alone, metered, stacked)
+            assert texts is not None  # the generic recorder (2) ignores what it is given
+        got = LedgerRecorder.record_many(batch, flows, outcomes, settlements, texts)
+        assert got == [r.record(*slot) for r, slot in zip(alone, step, strict=True)]
+    for a, b in zip(batch, alone, strict=True):
+        assert_same_ledgers(a, b)
 
 
 def test_generic_recorder_refuses_tags_that_differ(demo: tuple[GymConfig, list[Slot]]) -> None:
