@@ -203,6 +203,21 @@ class ArrayExchange:
         )
         # The same fragments parsed into operations, for the compiled renderer.
         self._fragment_ops = _parse_fragments(self._fragments.tolist())
+        # What the compiled slot takes after its order columns and keys, the same every slot
+        # (the parameters differ only in the seed): allowed ... fragment_ops of clear_slot.
+        self._slot_constants = (
+            self._allowed,
+            self._agent_ok,
+            self._all_sorted_codes,
+            params.price_min,
+            params.price_max,
+            MAX_QUANTITY_WH,
+            INT64_SAFE_TOTAL,
+            params.tag_order == "price",
+            MAX_PRICE_TICKS,
+            MONEY_DIVISOR,
+            *self._fragment_ops,
+        )
         # The mechanisms register on import in the registry's order, which the parameters
         # above have loaded: importing the cda module only now keeps that order.
         from exchange.mechanisms import cda
@@ -284,17 +299,7 @@ class ArrayExchange:
             sell_tag,
             sell_price,
             keys(n, arrival_start(params.seed)),
-            self._allowed,
-            self._agent_ok,
-            self._all_sorted_codes,
-            params.price_min,
-            params.price_max,
-            MAX_QUANTITY_WH,
-            INT64_SAFE_TOTAL,
-            params.tag_order == "price",
-            MAX_PRICE_TICKS,
-            MONEY_DIVISOR,
-            *self._fragment_ops,
+            *self._slot_constants,
             np.frombuffer(_json_text(orders.id_suffix).encode("utf-8"), dtype=np.uint8),
             _VALUE_OP,
             _SUFFIX_OP,
@@ -375,17 +380,7 @@ class ArrayExchange:
             prices,
             sell_tag,
             arrival_starts(seeds),
-            self._allowed,
-            self._agent_ok,
-            self._all_sorted_codes,
-            params.price_min,
-            params.price_max,
-            MAX_QUANTITY_WH,
-            INT64_SAFE_TOTAL,
-            params.tag_order == "price",
-            MAX_PRICE_TICKS,
-            MONEY_DIVISOR,
-            *self._fragment_ops,
+            *self._slot_constants,
             np.frombuffer(b"".join(suffixes), dtype=np.uint8),
             np.array([0, *accumulate(len(s) for s in suffixes)], dtype=np.int64),
             _VALUE_OP,
