@@ -4,9 +4,10 @@ numba does not check array indices by default: a kernel that reads or writes pas
 corrupts memory instead of raising. Here a subprocess compiles every kernel afresh with
 ``NUMBA_BOUNDSCHECK=1`` (its own cache directory, so no unchecked build is loaded) and steps
 short episodes through them: the simulator's step and observations (a batch of three
-communities too), the cda slot and its records, the call auction's records, the certificate
-events, the settlement rows and the block hashing, threaded path included (its threshold
-lowered so that a demonstration block takes it). An index out of bounds raises there
+communities too: their clearing, settlement rows and blocks in one call each), the cda slot and
+its records, the call auction's records, the certificate events, the settlement rows and the
+block hashing, threaded path included (its threshold lowered so that a demonstration block of
+the single environments takes it). An index out of bounds raises there
 and fails this test; the ledger heads must equal the ones this process computes unchecked.
 """
 
@@ -45,6 +46,8 @@ for config, mechanism in (("higashifuji_demo", "cda"), ("higashifuji_demo", "cal
                    for a in env.agents}
         env.step(actions)
     heads[f"{config}/{mechanism}"] = env.sim.recorder.ledger.head_hash.hex()
+# The batch's blocks below the threshold again: written and hashed in one call (encode_blocks).
+hashing.set_threshold(None)
 vec = BatchedCommunityVecEnv(n_communities=3, seed=1)  # the step kernels over B = 3 rows
 rng = np.random.default_rng(3)
 seen = [vec.reset()]
