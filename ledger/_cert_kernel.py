@@ -670,3 +670,72 @@ def write_slot(
         size += room[events[e, 0]]
     out = _fit(out, 0, size)
     return OK, 0, 0, events, out, _render(out, events, count, tables), count
+
+
+@numba.njit(cache=True, nogil=True)
+def write_slots(
+    first: int,
+    slots: Any,
+    amounts: Any,
+    trades: Any,
+    trade_starts: Any,
+    exported: Any,
+    export_all: bool,
+    market_tags: Any,
+    issue_tag: int,
+    dtag: Any,
+    lots: Any,
+    heads: Any,
+    meta: Any,
+    listed: Any,
+    order: Any,
+    tables: Any,
+    room: Any,
+    events: Any,
+    out: Any,
+    text: Any,
+    ends: Any,
+    counts: Any,
+) -> Any:
+    """:func:`write_slot` of writers ``first``, ``first + 1``, ... of a batch (one community
+    each), one slot each; returns ``(stop, status, what, index, events, out, text)``.
+
+    Writer ``b`` has its own state ``lots[b]``, ``heads[b]`` and ``meta[b]`` (typed lists) and
+    takes ``amounts[b]`` (``5 x holders``), the trades ``trades[:, trade_starts[b]:
+    trade_starts[b + 1]]`` and ``exported[b]``; the rest is the batch's (one community layout,
+    one tag table). Writer ``b``'s events are ``text[ends[b - 1]:ends[b]]`` (from 0 for the
+    first), ``counts[b]`` of them joined by newlines; ``text`` is returned larger when it was
+    too small. ``stop`` is the number of writers done: where it is below the batch's size,
+    writer ``stop`` returned ``status`` (its state unchanged: grow its pool on NEED_LOTS and
+    call again from it, or raise its error).
+    """
+    at = 0 if first == 0 else ends[first - 1]
+    for b in range(first, slots.shape[0]):
+        status, what, index, events, out, size, count = write_slot(
+            slots[b],
+            amounts[b],
+            trades[:, trade_starts[b] : trade_starts[b + 1]],
+            exported[b],
+            export_all,
+            market_tags,
+            issue_tag,
+            dtag,
+            lots[b],
+            heads[b],
+            meta[b],
+            listed,
+            order,
+            tables,
+            room,
+            events,
+            out,
+        )
+        if status != OK:
+            return b, status, what, index, events, out, text
+        text = _fit(text, at, at + size)
+        for k in range(size):
+            text[at + k] = out[k]
+        at += size
+        ends[b] = at
+        counts[b] = count
+    return slots.shape[0], OK, 0, 0, events, out, text

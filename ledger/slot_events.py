@@ -130,12 +130,16 @@ class CompiledCertificateWriter:
         self._lots = np.empty((1024, L.LOT_FIELDS), dtype=np.int64)
         self._events = np.empty((1024, L.EVENT_FIELDS), dtype=np.int64)
         self._out = np.empty(1 << 16, dtype=np.uint8)
+        self._batch: _WriterBatch | None = None  # write_slots' state lists, led by this one
+        self._batch_text = np.empty(1 << 16, dtype=np.uint8)
+        self._version = 0
         self.reset()
 
     def reset(self) -> None:
         """Forget every stored certificate: a new run (episode) starts."""
         self._heads = np.full((4, len(self.holders)), -1, dtype=np.int64)
         self._meta = np.array([-1, 0, 0, 0], dtype=np.int64)  # FREE, USED, LIVE, STORED
+        self._version += 1  # its state arrays are new (write_slots' lists follow)
 
     def stored_wh(self, holder: int) -> int:
         """Wh of certificates stored in ``holder``'s device (0 without one)."""
@@ -202,16 +206,150 @@ class CompiledCertificateWriter:
             self._events, self._out = events, out  # kept for the next slot, grown or not
             if status != L.NEED_LOTS:
                 break
-            # A larger pool (nothing was changed): the live lots keep their rows.
-            lots = np.empty((max(2 * len(self._lots), int(index)), L.LOT_FIELDS), dtype=np.int64)
-            used = int(self._meta[L.USED])
-            lots[:used] = self._lots[:used]
-            self._lots = lots
+            self._grow(int(index))
         if status != L.OK:
             raise self._error(status, what, index, amounts, table, cap, tags)
         return JoinedBodies(out[:size].tobytes(), int(count))
 
+    @staticmethod
+    def write_slots(
+        writers: Sequence[CompiledCertificateWriter],
+        slots: Sequence[int],
+        amounts: NDArray[np.int64],
+        trades: NDArray[np.int64],
+        trade_starts: Sequence[int],
+        exported: NDArray[np.int64],
+        tags: Sequence[str],
+        issue_tag: str = "pv",
+    ) -> list[JoinedBodies]:
+        """:meth:`write_slot` of one slot of each writer (``B`` communities of one layout, a
+        writer each), in one compiled call: the same events, state and errors.
+
+        Args:
+            writers: The writers, all of the same holders, devices and discharge tags.
+            slots: Per writer, its slot.
+            amounts: ``B x 5 x holders`` int64: generation, discharge, charge, drawn and
+                consumption Wh, as :meth:`write_slot` takes them.
+            trades: ``4 x trades`` int64 (buyer, seller, tag index, Wh), writer after writer.
+            trade_starts: ``B + 1`` offsets: writer ``b``'s trades are columns
+                ``trade_starts[b]:trade_starts[b + 1]``.
+            exported: ``B x holders`` int64: each holder's metered export.
+            tags: The tag of each tag index.
+            issue_tag: As :meth:`write_slot`.
+
+        Raises:
+            CertificateError: As :meth:`write_slot`, for the first writer whose slot is
+                invalid; the writers before it have written theirs.
+            ValueError: If the writers are not of one layout, or the arrays not of the batch.
+        """
+        lead = writers[0]
+        n_batch, n = len(writers), len(lead.holders)
+        if (
+            amounts.dtype != np.int64
+            or amounts.shape != (n_batch, len(L.AMOUNT_ROWS), n)
+            or exported.dtype != np.int64
+            or exported.shape != (n_batch, n)
+            or trades.dtype != np.int64
+            or trades.ndim != 2
+            or trades.shape[0] != 4
+            or len(slots) != n_batch
+            or len(trade_starts) != n_batch + 1
+        ):
+            raise ValueError(
+                "write_slots: amounts must be int64 (writers, 5, holders), exported (writers, "
+                "holders), trades (4, trades), with a slot per writer and writers + 1 trade "
+                f"starts; got {amounts.dtype} {amounts.shape}, {exported.dtype} "
+                f"{exported.shape}, {trades.dtype} {trades.shape}, {len(slots)} slots and "
+                f"{len(trade_starts)} starts for {n_batch} writers"
+            )
+        for slot in slots:
+            if type(slot) is not int or slot < 0:
+                raise CertificateError(f"slot must be a non-negative integer, got {slot!r}")
+        # Every writer learns the tags in the same order, so their ids (kept in stored lots)
+        # are the lead's, whose tables the batch writes with.
+        for writer in writers:
+            for tag in (issue_tag, *tags):
+                writer._tag_id(tag)
+            if writer.holders != lead.holders or writer._tag_ids != lead._tag_ids:
+                raise ValueError("write_slots: the writers are not of one layout")
+        market = lead._market.get(tuple(tags))
+        if market is None:
+            market = np.array([lead._tag_id(t) for t in tags], dtype=np.int64)
+            lead._market[tuple(tags)] = market
+        tables = lead._tables_for(issue_tag)
+        batch = lead._batch_of(writers)
+        starts = np.asarray(trade_starts, dtype=np.int64)
+        ends = np.zeros(n_batch, dtype=np.int64)
+        counts = np.zeros(n_batch, dtype=np.int64)
+        text = lead._batch_text
+        slot_array = np.asarray(slots, dtype=np.int64)
+        first = 0
+        while True:
+            batch.refresh()
+            stop, status, what, index, events, out, text = _batch_kernel()(
+                first,
+                slot_array,
+                amounts,
+                trades,
+                starts,
+                exported,
+                False,
+                market,
+                lead._tag_ids[issue_tag],
+                lead._dtag,
+                batch.lots,
+                batch.heads,
+                batch.meta,
+                lead._listed,
+                lead._order,
+                tables,
+                lead._room,
+                lead._events,
+                lead._out,
+                text,
+                ends,
+                counts,
+            )
+            lead._events, lead._out, lead._batch_text = events, out, text
+            if status == L.OK:
+                break
+            writer = writers[stop]
+            if status != L.NEED_LOTS:
+                t0, t1 = trade_starts[stop], trade_starts[stop + 1]
+                raise writer._error(
+                    status, what, index, amounts[stop], trades[:, t0:t1].T, exported[stop], tags
+                )
+            writer._grow(int(index))
+            first = stop
+        data = text[: ends[-1]].tobytes() if n_batch else b""
+        bounds = [0, *ends.tolist()]
+        return [
+            JoinedBodies(data[bounds[b] : bounds[b + 1]], count)
+            for b, count in enumerate(counts.tolist())
+        ]
+
     # ------------------------------------------------------------------------------------------
+
+    def _grow(self, rows: int) -> None:
+        """A larger lot pool of at least ``rows`` rows (nothing else changes): the live lots
+        keep their rows."""
+        lots = np.empty((max(2 * len(self._lots), rows), L.LOT_FIELDS), dtype=np.int64)
+        used = int(self._meta[L.USED])
+        lots[:used] = self._lots[:used]
+        self._lots = lots
+        self._version += 1
+
+    def _batch_of(self, writers: Sequence[CompiledCertificateWriter]) -> _WriterBatch:
+        """The state lists of ``writers`` for the batch kernel (kept while they are the same
+        writers)."""
+        batch = self._batch
+        if (
+            batch is None
+            or len(batch.writers) != len(writers)
+            or any(a is not b for a, b in zip(batch.writers, writers, strict=True))
+        ):
+            batch = self._batch = _WriterBatch(tuple(writers))
+        return batch
 
     def _wh(self, head: int, holder: int) -> int:
         lots, total = self._lots, 0
@@ -331,6 +469,31 @@ class CompiledCertificateWriter:
         )
 
 
+class _WriterBatch:
+    """The writers of a batch and their state arrays as numba typed lists (what
+    :func:`ledger._cert_kernel.write_slots` takes), brought up to date when a writer replaced
+    an array (a reset, a larger pool)."""
+
+    def __init__(self, writers: tuple[CompiledCertificateWriter, ...]) -> None:
+        from numba.typed import List
+
+        self.writers = writers
+        self.lots: Any = List([w._lots for w in writers])
+        self.heads: Any = List([w._heads for w in writers])
+        self.meta: Any = List([w._meta for w in writers])
+        self.versions = [w._version for w in writers]
+
+    def refresh(self) -> None:
+        for b, writer in enumerate(self.writers):
+            if writer._version != self.versions[b]:
+                self.lots[b], self.heads[b], self.meta[b] = (
+                    writer._lots,
+                    writer._heads,
+                    writer._meta,
+                )
+                self.versions[b] = writer._version
+
+
 def certificate_writer(
     holders: Sequence[str], devices: Mapping[int, str], discharge_tags: Mapping[int, str]
 ) -> SlotWriter:
@@ -392,6 +555,19 @@ def _trade_table(trades: Sequence[Sequence[int]] | NDArray[np.integer]) -> NDArr
 _Kernel = Callable[..., tuple[Any, ...]]
 _kernel: _Kernel | None = None
 _backend: str | None = None
+
+
+_writes: _Kernel | None = None
+
+
+def _batch_kernel() -> _Kernel:
+    """:func:`ledger._cert_kernel.write_slots` (loaded with the writers' kernel)."""
+    global _writes
+    if _writes is None:
+        from ledger import _cert_kernel
+
+        _writes = _cert_kernel.write_slots
+    return _writes
 
 
 def _load() -> _Kernel | None:

@@ -9,9 +9,9 @@ these 2-core machines, spread over its first clearing, block and step. :func:`co
 does that once up front (``p2p-gym compile``; the Makefile runs it when it builds the
 environment) by running each path on a little work: a few slots of the demonstration community
 with the continuous double auction and with the call auction (a community's slot cleared alone
-too, as a batch leaves a slot it cannot clear to its market), one clearing through the order
-book, and the proofs the loaders run (the hashing's threaded path included where there are
-threads to use it).
+too, as a batch leaves a slot it cannot clear to its market), a batch of two communities, one
+clearing through the order book, and the proofs the loaders run (the hashing's threaded path
+included where there are threads to use it).
 """
 
 from __future__ import annotations
@@ -61,6 +61,16 @@ def compile_kernels() -> dict[str, str]:
         assert env.last is not None
         env.sim.market.clear(env.last.slot, env.last.decoded)
         env.close()
+    # A batch of communities: its certificate events in one call (the rest it shares with a
+    # lone community).
+    from p2p_env.envs.batched import BatchedCommunityVecEnv
+
+    vec = BatchedCommunityVecEnv(n_communities=2, seed=0)
+    vec.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        vec.step(rng.uniform(-1.0, 1.0, (vec.num_envs, vec.batch.action_size)))
+    vec.close()
     # The matching loop the order book runs for slots the whole-slot kernel does not clear.
     params = ClearingParams(mechanism="cda", price_min=1, price_max=100, tags=("pv",))
     clear(

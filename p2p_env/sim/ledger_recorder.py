@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from numpy.typing import NDArray
 from ledger import CertificateRegistry, EncodedAppend, Ledger
 from ledger.fast import RowTemplates
 from ledger.hashing import JoinedBodies
-from ledger.slot_events import certificate_writer
+from ledger.slot_events import CompiledCertificateWriter, certificate_writer
 from p2p_env.config import GymConfig
 from p2p_env.sim.community import AgentKind, Community
 from p2p_env.sim.market import MarketOutcome, SlotFlows
@@ -195,33 +196,47 @@ class LedgerRecorder:
         outcomes: Sequence[MarketOutcome],
         settlements: Sequence[Settlement],
         encoded_settlements: Sequence[JoinedBodies] | None = None,
+        amounts: NDArray[np.int64] | None = None,
+        exported: NDArray[np.int64] | None = None,
     ) -> list[str]:
         """:meth:`record` of one slot of each of ``B`` communities (one recorder each, each
         with its own ledger), the blocks written and hashed in one call
         (:meth:`ledger.Ledger.append_encoded_many`): the same blocks and hashes.
 
         ``encoded_settlements``: each community's settlement records from
-        :meth:`settlements_many`, else each recorder writes its own. A recorder off the fast
-        path, or a market without encoded records, records its slot alone.
+        :meth:`settlements_many`, else each recorder writes its own. ``amounts`` (``B x 5 x
+        agents``: generation, storage discharge, charge, drawn and consumption) and
+        ``exported`` (``B x agents``): the flows' certificate amounts for the batch, with which
+        every community's certificate events are written in one call too (where every
+        recorder takes the fast path with a compiled writer). A recorder off the fast path, or
+        a market without encoded records, records its slot alone.
         """
         hashes = [""] * len(recorders)
         appends: list[tuple[int, EncodedAppend]] = []
+        for recorder in recorders:
+            if recorder.ledger is None:
+                recorder.reset()
+        events = LedgerRecorder._certificates_many(recorders, flows, outcomes, amounts, exported)
         for b, (recorder, slot_flows, outcome, settlement) in enumerate(
             zip(recorders, flows, outcomes, settlements, strict=True)
         ):
             given = None if encoded_settlements is None else encoded_settlements[b]
-            if recorder.ledger is None:
-                recorder.reset()
             ledger = recorder.ledger
             assert ledger is not None
             encoded = outcome.encoded
-            if not recorder.fast or encoded is None or ledger.checks_certificates:
+            if events is None and (
+                not recorder.fast or encoded is None or ledger.checks_certificates
+            ):
                 hashes[b] = recorder.record(slot_flows, outcome, settlement, settlements=given)
                 continue
-            metered = slot_flows.metered_wh
-            certificates = recorder._encoded_certificates(
-                slot_flows, outcome, np.maximum(-metered, 0)
-            )
+            assert encoded is not None
+            if events is not None:
+                certificates = events[b]
+            else:
+                metered = slot_flows.metered_wh
+                certificates = recorder._encoded_certificates(
+                    slot_flows, outcome, np.maximum(-metered, 0)
+                )
             appends.append(
                 (
                     b,
@@ -244,6 +259,46 @@ class LedgerRecorder:
         for b, append in appends:
             hashes[b] = append.ledger.head_hash.hex()
         return hashes
+
+    @staticmethod
+    def _certificates_many(
+        recorders: Sequence[LedgerRecorder],
+        flows: Sequence[SlotFlows],
+        outcomes: Sequence[MarketOutcome],
+        amounts: NDArray[np.int64] | None,
+        exported: NDArray[np.int64] | None,
+    ) -> list[JoinedBodies] | None:
+        """Every community's certificate events in one call
+        (:meth:`ledger.slot_events.CompiledCertificateWriter.write_slots`), where every
+        recorder would write them on the fast path with a compiled writer and the tags are
+        known; else ``None`` (each writes its own)."""
+        lead = recorders[0]
+        if (
+            amounts is None
+            or exported is None
+            or lead.tags is None
+            or not all(
+                r.fast
+                and type(r.writer) is CompiledCertificateWriter
+                and o.encoded is not None
+                and r.ledger is not None
+                and not r.ledger.checks_certificates
+                for r, o in zip(recorders, outcomes, strict=True)
+            )
+        ):
+            return None
+        columns = [o.trade_columns for o in outcomes]
+        trades = np.concatenate([c[:4] for c in columns], axis=1).astype(np.int64, copy=False)
+        starts = [0, *accumulate(c.shape[1] for c in columns)]
+        return CompiledCertificateWriter.write_slots(
+            [r.writer for r in recorders],  # type: ignore[misc]
+            [f.slot for f in flows],
+            amounts,
+            trades,
+            starts,
+            exported,
+            lead.tags,
+        )
 
     def _append_generic(
         self,

@@ -327,7 +327,26 @@ def step_communities(
     ]
     settled = [done.settlement.row(b) for b in range(len(sims))]
     if len(ledgers) == len(sims) > 1:  # every block written and hashed in one call
-        hashes = LedgerRecorder.record_many(ledgers, flows, outcomes, settled, settlements)
+        f = done.flows
+        amounts = np.stack(
+            (
+                f["generation_wh"],
+                f["storage_discharge_wh"],
+                f["storage_charge_wh"],
+                f["storage_drawn_wh"],
+                f["consumption_wh"],
+            ),
+            axis=1,
+        )
+        hashes = LedgerRecorder.record_many(
+            ledgers,
+            flows,
+            outcomes,
+            settled,
+            settlements,
+            amounts=amounts,
+            exported=np.maximum(-done.metered_wh, 0),
+        )
     elif settlements is not None:  # a lone community: one block, no batch to build
         hashes = [
             ledger.record(f, outcome, s, settlements=text)

@@ -245,3 +245,88 @@ def test_events_are_joined_bodies() -> None:
     events = compiled(COMMUNITY).write_slot(0, **arguments(one_slot(generation=[1, 0, 0])))
     assert isinstance(events, JoinedBodies)
     assert events.count == 2
+
+
+# -- several writers in one call: CompiledCertificateWriter.write_slots -------------------------
+
+
+def batch_arguments(slots: list[Slot]) -> dict[str, Any]:
+    """``write_slots``' arguments for one slot of each writer."""
+    rows = ("generation", "discharge", "charge", "drawn", "consumption")
+    trades = [np.array(s.trades, dtype=np.int64).reshape(-1, 5)[:, :4].T for s in slots]
+    return {
+        "slots": [s.slot for s in slots],
+        "amounts": np.array([[getattr(s, r) for r in rows] for s in slots], dtype=np.int64),
+        "trades": np.concatenate([np.zeros((4, 0), np.int64), *trades], axis=1),
+        "trade_starts": [0, *np.cumsum([t.shape[1] for t in trades]).tolist()],
+        "exported": np.array([s.exported for s in slots], dtype=np.int64),
+        "tags": TAGS,
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_writers_in_one_call_write_what_each_writes_alone(data: st.DataObject) -> None:
+    """write_slots gives every writer the events and the state its own write_slot gives, slot
+    after slot, with one writer reset between slots now and then (its state lists follow)."""
+    community = data.draw(communities())
+    runs = [data.draw(flows(community)) for _ in range(data.draw(st.integers(1, 4)))]
+    length = min(len(run) for run in runs)
+    batch = [compiled(community) for _ in runs]
+    alone = [compiled(community) for _ in runs]
+    for k in range(length):
+        if k and data.draw(st.integers(0, 4)) == 0:
+            b = data.draw(st.integers(0, len(runs) - 1))
+            batch[b].reset()
+            alone[b].reset()
+        step = [run[k] for run in runs]
+        got = se.CompiledCertificateWriter.write_slots(batch, **batch_arguments(step))
+        assert [events.split() for events in got] == [
+            w.write_slot(s.slot, **arguments(s)).split() for w, s in zip(alone, step, strict=True)
+        ]
+        for a, b in zip(batch, alone, strict=True):
+            for i in range(len(community.names)):
+                assert a.stored_wh(i) == b.stored_wh(i)
+
+
+def test_writers_in_one_call_grow_a_pool_and_raise_the_writers_error() -> None:
+    names = [f"h{i}" for i in range(8)]
+    community = Community(names, {i: f"h{i}/battery" for i in range(8)}, {})
+    community.discharge_tags.update(dict.fromkeys(range(8), "battery"))
+    batch = [compiled(community) for _ in range(3)]
+    alone = [compiled(community) for _ in range(3)]
+    for writer in (batch[1], alone[1]):
+        writer._lots = np.empty((1, 9), dtype=np.int64)  # the middle one must grow
+    rng = np.random.default_rng(5)
+    for t in range(6):
+        step = [
+            Slot(
+                slot=t,
+                generation=rng.integers(0, 50, 8).tolist(),
+                discharge=rng.integers(0, 30, 8).tolist(),
+                trades=[(int(b), int((b + 3) % 8), int(b % 3), 7, 0) for b in range(4)],
+                charge=rng.integers(0, 40, 8).tolist(),
+                drawn=rng.integers(0, 5, 8).tolist(),
+                consumption=rng.integers(0, 20, 8).tolist(),
+                exported=rng.integers(0, 10, 8).tolist(),
+            )
+            for _ in range(3)
+        ]
+        got = se.CompiledCertificateWriter.write_slots(batch, **batch_arguments(step))
+        assert [e.split() for e in got] == [
+            w.write_slot(s.slot, **arguments(s)).split() for w, s in zip(alone, step, strict=True)
+        ]
+    assert batch[1]._lots.shape[0] > 1
+    # An invalid amount of the third writer: that writer's own error.
+    zeros = [0] * 8
+    bad = [Slot(9, [1] * 8, zeros, [], zeros, zeros, zeros, zeros) for _ in range(3)]
+    bad[2].consumption = [0, -3, 0, 0, 0, 0, 0, 0]
+    with pytest.raises(CertificateError, match="consume of 'h1': wh must be a non-negative"):
+        se.CompiledCertificateWriter.write_slots(batch, **batch_arguments(bad))
+    with pytest.raises(ValueError, match="write_slots: amounts must be int64"):
+        se.CompiledCertificateWriter.write_slots(batch, **batch_arguments(bad[:2]))
+    other = compiled(Community(["x", "y"], {}, {}))
+    with pytest.raises(ValueError, match="not of one layout"):
+        se.CompiledCertificateWriter.write_slots(
+            [batch[0], other], **batch_arguments([bad[0], bad[0]])
+        )

@@ -9,7 +9,7 @@ from types import ModuleType
 import pytest
 
 # Every compiled call of a slot with the compiled backends (cda clearing); a batch of
-# communities writes and hashes its blocks in one call.
+# communities writes its certificate events, and writes and hashes its blocks, in one call each.
 SLOT_KERNELS = {
     "_step_kernel.decode_slot",
     "_cda_kernel.clear_tables",
@@ -38,7 +38,12 @@ def test_a_short_run_finds_every_kernel_and_its_sums_hold(script: ModuleType) ->
     for case, f in figures.items():
         expected = set(SLOT_KERNELS)
         if case == "batched":
-            expected ^= {"_sha_kernel.encoded_block_kernel", "_sha_kernel.encoded_blocks_kernel"}
+            expected ^= {
+                "_sha_kernel.encoded_block_kernel",
+                "_sha_kernel.encoded_blocks_kernel",
+                "_cert_kernel.write_slot",
+                "_cert_kernel.write_slots",
+            }
         assert set(f["kernels_us"]) == expected, case
         assert all(us > 0 for us in f["kernels_us"].values()), case
         assert f["us_in_kernels"] == pytest.approx(sum(f["kernels_us"].values()))

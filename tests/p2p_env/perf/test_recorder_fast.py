@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from ledger import Ledger, RecordKind
+from ledger.slot_events import CompiledCertificateWriter
 from p2p_env.config import GymConfig, load_config
 from p2p_env.sim.community import Community
 from p2p_env.sim.ledger_recorder import LedgerRecorder
@@ -186,34 +187,68 @@ def test_settlements_of_a_batch_in_one_call(demo: tuple[GymConfig, list[Slot]]) 
 
 def test_blocks_of_a_batch_in_one_call(demo: tuple[GymConfig, list[Slot]]) -> None:
     """``LedgerRecorder.record_many`` appends to each recorder's ledger the blocks its own
-    ``record`` appends, slot after slot, a recorder off the fast path among them (it records
-    alone), with or without the settlement records written for the batch."""
+    ``record`` appends, slot after slot: with the batch's certificate amounts (every event
+    written in one call) or without, with or without the settlement records written for the
+    batch, and with a recorder off the fast path among them (it records alone)."""
     config, slots = demo
     community = Community.from_config(config)
     episodes = [slots[:24], slots[24:48], slots[48:72], slots[72:96]]
-    batch = [LedgerRecorder.open(config, None) for _ in episodes]
-    batch[2] = LedgerRecorder(community, fast=False)
+    fast = [LedgerRecorder.open(config, None) for _ in episodes]
+    mixed = [LedgerRecorder.open(config, None) for _ in episodes]
+    mixed[2] = LedgerRecorder(community, fast=False)
     alone = [LedgerRecorder.open(config, None) for _ in episodes]
     fields = [f.name for f in dataclasses.fields(Settlement) if f.init]
-    for recorder in (*batch, *alone):
+    for recorder in (*fast, *mixed, *alone):
         recorder.reset()
+    written = 0
+    original = CompiledCertificateWriter.write_slots
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal written
+        written += 1
+        return original(*args, **kwargs)
+
     for k in range(24):
         step = [episode[k] for episode in episodes]
         flows = [f for f, _, _ in step]
         outcomes = [o for _, o, _ in step]
         settlements = [s for _, _, s in step]
+        metered = np.stack([f.metered_wh for f in flows])
         texts = None
         if k % 2:
-            metered = np.stack([f.metered_wh for f in flows])
             stacked = Settlement(
                 **{name: np.stack([getattr(s, name) for s in settlements]) for name in fields}
             )
             texts = LedgerRecorder.settlements_many(alone, metered, stacked)
-            assert texts is not None  # the generic recorder (2) ignores what it is given
-        got = LedgerRecorder.record_many(batch, flows, outcomes, settlements, texts)
-        assert got == [r.record(*slot) for r, slot in zip(alone, step, strict=True)]
-    for a, b in zip(batch, alone, strict=True):
-        assert_same_ledgers(a, b)
+            assert texts is not None  # the generic recorder ignores what it is given
+        amounts = np.stack(
+            [
+                np.stack(
+                    (
+                        f.generation_wh,
+                        f.storage_discharge_wh,
+                        f.storage_charge_wh,
+                        f.storage_drawn_wh,
+                        f.consumption_wh,
+                    )
+                )
+                for f in flows
+            ]
+        )
+        expected = [r.record(*slot) for r, slot in zip(alone, step, strict=True)]
+        CompiledCertificateWriter.write_slots = staticmethod(counting)  # type: ignore[method-assign]
+        try:
+            given = {"amounts": amounts, "exported": np.maximum(-metered, 0)} if k % 3 else {}
+            got = LedgerRecorder.record_many(fast, flows, outcomes, settlements, texts, **given)
+            assert got == expected
+            got = LedgerRecorder.record_many(mixed, flows, outcomes, settlements, texts, **given)
+            assert got == expected
+        finally:
+            CompiledCertificateWriter.write_slots = original  # type: ignore[method-assign]
+    assert written == 16  # the all-fast batch, with amounts: the events in one call
+    for recorders in (fast, mixed):
+        for a, b in zip(recorders, alone, strict=True):
+            assert_same_ledgers(a, b)
 
 
 def test_generic_recorder_refuses_tags_that_differ(demo: tuple[GymConfig, list[Slot]]) -> None:
