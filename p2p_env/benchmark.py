@@ -144,34 +144,29 @@ def batched_rate(vec: Any, steps: int, seed: int = 0) -> float:
 
 def phase_shares(env: Any, steps: int, seed: int = 0) -> dict[str, float]:
     """Shares of a ParallelEnv step spent clearing (``market``), writing the ledger block
-    (``ledger``: the settlement records, then the block) and in the rest of the step, over
-    ``steps`` steps with pre-drawn actions."""
+    (``ledger``) and in the rest of the step, over ``steps`` steps with pre-drawn actions."""
     from p2p_env.sim import simulator
-    from p2p_env.sim.ledger_recorder import LedgerRecorder
 
     sim = env.sim
     spent = {"market": 0.0, "ledger": 0.0}
     clear, record = simulator.clear_communities, sim.recorder.record
-    settlements = LedgerRecorder.settlements_many
 
     def timed(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: Any) -> Any:
             start = time.perf_counter()
             try:
-                return call(*args, **kwargs)
+                return call(*args)
             finally:
                 spent[name] += time.perf_counter() - start
 
         return wrapper
 
     simulator.clear_communities = timed("market", clear)
-    LedgerRecorder.settlements_many = staticmethod(timed("ledger", settlements))  # type: ignore[method-assign]
     sim.recorder.record = timed("ledger", record)
     try:
         _, seconds_per_step = parallel_rate(env, steps, seed)
     finally:
         simulator.clear_communities = clear
-        LedgerRecorder.settlements_many = settlements  # type: ignore[method-assign]
         del sim.recorder.record  # back to the method
     total = seconds_per_step * steps
     shares = {name: value / total for name, value in spent.items()}

@@ -169,11 +169,37 @@ class LedgerRecorder:
             return self._append_generic(ledger, flows, outcome, settlement, events)
         metered = flows.metered_wh
         certificates = self._encoded_certificates(flows, outcome, np.maximum(-metered, 0))
-        encoded = outcome.encoded
-        if encoded is None:  # a market without encoded records: the generic append
+        if outcome.encoded is None:  # a market without encoded records: the generic append
             events = [json.loads(c) for c in certificates.split()]
             return self._append_generic(ledger, flows, outcome, settlement, events)
+        block = self._encoded_append(flows, outcome, settlement, settlements, certificates)
         ledger.append_encoded(
+            block.slot,
+            block.params_json,
+            orders=block.orders,
+            trades=block.trades,
+            settlements=block.settlements,
+            certificates=block.certificates,
+            certificate_events=block.certificate_events,
+        )
+        return ledger.head_hash.hex()
+
+    def _encoded_append(
+        self,
+        flows: SlotFlows,
+        outcome: MarketOutcome,
+        settlement: Settlement,
+        settlements: JoinedBodies | None,
+        certificates: JoinedBodies,
+    ) -> EncodedAppend:
+        """The slot's block on the fast path (a market with encoded records), for this
+        recorder's ledger: ``settlements`` where the caller wrote them, else this recorder's."""
+        encoded = outcome.encoded
+        ledger = self.ledger
+        assert encoded is not None
+        assert ledger is not None
+        return EncodedAppend(
+            ledger,
             flows.slot,
             encoded.params_json,
             orders=encoded.orders,
@@ -187,7 +213,6 @@ class LedgerRecorder:
                 [json.loads(c) for c in certificates.split()] if ledger.checks_certificates else ()
             ),
         )
-        return ledger.head_hash.hex()
 
     @staticmethod
     def record_many(
@@ -209,7 +234,8 @@ class LedgerRecorder:
         ``exported`` (``B x agents``): the flows' certificate amounts for the batch, with which
         every community's certificate events are written in one call too (where every
         recorder takes the fast path with a compiled writer). A recorder off the fast path, or
-        a market without encoded records, records its slot alone.
+        a market without encoded records, records its slot alone; a ledger that checks
+        certificates checks the events of its block as on :meth:`record`.
         """
         hashes = [""] * len(recorders)
         appends: list[tuple[int, EncodedAppend]] = []
@@ -221,40 +247,17 @@ class LedgerRecorder:
             zip(recorders, flows, outcomes, settlements, strict=True)
         ):
             given = None if encoded_settlements is None else encoded_settlements[b]
-            ledger = recorder.ledger
-            assert ledger is not None
-            encoded = outcome.encoded
-            if events is None and (
-                not recorder.fast or encoded is None or ledger.checks_certificates
-            ):
+            if not recorder.fast or outcome.encoded is None:  # the generic append, alone
                 hashes[b] = recorder.record(slot_flows, outcome, settlement, settlements=given)
                 continue
-            assert encoded is not None
             if events is not None:
                 certificates = events[b]
             else:
-                metered = slot_flows.metered_wh
                 certificates = recorder._encoded_certificates(
-                    slot_flows, outcome, np.maximum(-metered, 0)
+                    slot_flows, outcome, np.maximum(-slot_flows.metered_wh, 0)
                 )
-            appends.append(
-                (
-                    b,
-                    EncodedAppend(
-                        ledger,
-                        slot_flows.slot,
-                        encoded.params_json,
-                        orders=encoded.orders,
-                        trades=encoded.trades,
-                        settlements=(
-                            recorder._encoded_settlements(slot_flows, settlement)
-                            if given is None
-                            else given
-                        ),
-                        certificates=certificates,
-                    ),
-                )
-            )
+            block = recorder._encoded_append(slot_flows, outcome, settlement, given, certificates)
+            appends.append((b, block))
         Ledger.append_encoded_many([append for _, append in appends])
         for b, append in appends:
             hashes[b] = append.ledger.head_hash.hex()
@@ -278,11 +281,7 @@ class LedgerRecorder:
             or exported is None
             or lead.tags is None
             or not all(
-                r.fast
-                and type(r.writer) is CompiledCertificateWriter
-                and o.encoded is not None
-                and r.ledger is not None
-                and not r.ledger.checks_certificates
+                r.fast and type(r.writer) is CompiledCertificateWriter and o.encoded is not None
                 for r, o in zip(recorders, outcomes, strict=True)
             )
         ):

@@ -311,13 +311,6 @@ def step_communities(
     np.copyto(state.last_price, market.price_ticks, where=traded)
     state.last_volume[:] = market.volume_wh
 
-    # Every community's settlement records in one call, where every recorder takes them so.
-    ledgers = [sim.recorder for sim in sims if type(sim.recorder) is LedgerRecorder]
-    settlements = (
-        LedgerRecorder.settlements_many(ledgers, done.metered_wh, done.settlement)
-        if len(ledgers) == len(sims)
-        else None
-    )
     slots = t.tolist()
     flows = [
         SlotFlows(
@@ -326,7 +319,9 @@ def step_communities(
         for b, slot in enumerate(slots)
     ]
     settled = [done.settlement.row(b) for b in range(len(sims))]
-    if len(ledgers) == len(sims) > 1:  # every block written and hashed in one call
+    ledgers = [sim.recorder for sim in sims if type(sim.recorder) is LedgerRecorder]
+    if len(ledgers) == len(sims) > 1:
+        # Every community's settlement records, certificate events and block in one call each.
         f = done.flows
         amounts = np.stack(
             (
@@ -343,17 +338,10 @@ def step_communities(
             flows,
             outcomes,
             settled,
-            settlements,
+            LedgerRecorder.settlements_many(ledgers, done.metered_wh, done.settlement),
             amounts=amounts,
             exported=np.maximum(-done.metered_wh, 0),
         )
-    elif settlements is not None:  # a lone community: one block, no batch to build
-        hashes = [
-            ledger.record(f, outcome, s, settlements=text)
-            for ledger, f, outcome, s, text in zip(
-                ledgers, flows, outcomes, settled, settlements, strict=True
-            )
-        ]
     else:
         hashes = [
             sim.recorder.record(f, outcome, s) if sim.recorder else ""

@@ -9,13 +9,14 @@ from types import ModuleType
 import pytest
 
 # Every compiled call of a slot with the compiled backends (cda clearing); a batch of
-# communities writes its certificate events, and writes and hashes its blocks, in one call each.
+# communities writes its settlement rows and certificate events, and writes and hashes its
+# blocks, in one call each.
 SLOT_KERNELS = {
     "_step_kernel.decode_slot",
     "_cda_kernel.clear_tables",
     "_step_kernel.settle_slot",
     "_cert_kernel.write_slot",
-    "_format_kernel.fill_tables",
+    "_format_kernel.fill",
     "_sha_kernel.encoded_block_kernel",
     "_step_kernel.observe_slot",
 }
@@ -43,6 +44,8 @@ def test_a_short_run_finds_every_kernel_and_its_sums_hold(script: ModuleType) ->
                 "_sha_kernel.encoded_blocks_kernel",
                 "_cert_kernel.write_slot",
                 "_cert_kernel.write_slots",
+                "_format_kernel.fill",
+                "_format_kernel.fill_tables",
             }
         assert set(f["kernels_us"]) == expected, case
         assert all(us > 0 for us in f["kernels_us"].values()), case

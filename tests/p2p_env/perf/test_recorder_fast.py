@@ -125,6 +125,52 @@ def test_sqlite_recorder_checks_the_events_it_writes(
         assert report.ok, report.summary()
 
 
+def test_sqlite_recorders_in_one_call_check_their_events(
+    demo: tuple[GymConfig, list[Slot]], tmp_path: Path
+) -> None:
+    """Ledgers that check certificates take their blocks from ``record_many`` too, each
+    block's events checked: the chains ``record`` gives, and files that verify."""
+    config, slots = demo
+    paths = [tmp_path / f"b{b}.ledger" for b in range(2)]
+    batch = [LedgerRecorder.open(config, path) for path in paths]
+    alone = [LedgerRecorder.open(config, None) for _ in paths]
+    for recorder in (*batch, *alone):
+        recorder.reset()
+    assert all(r.ledger is not None and r.ledger.checks_certificates for r in batch)
+    for k in range(20):
+        step = [slots[k], slots[20 + k]]
+        flows = [f for f, _, _ in step]
+        amounts = np.stack(
+            [
+                np.stack(
+                    (
+                        f.generation_wh,
+                        f.storage_discharge_wh,
+                        f.storage_charge_wh,
+                        f.storage_drawn_wh,
+                        f.consumption_wh,
+                    )
+                )
+                for f in flows
+            ]
+        )
+        exported = np.maximum(-np.stack([f.metered_wh for f in flows]), 0)
+        got = LedgerRecorder.record_many(
+            batch,
+            flows,
+            [o for _, o, _ in step],
+            [s for _, _, s in step],
+            amounts=amounts,
+            exported=exported,
+        )
+        assert got == [r.record(*slot) for r, slot in zip(alone, step, strict=True)]
+    for recorder, path in zip(batch, paths, strict=True):
+        recorder.close()
+        with Ledger.open(path, read_only=True) as ledger:
+            report = ledger.verify()
+            assert report.ok, report.summary()
+
+
 def test_market_without_encoded_records(demo: tuple[GymConfig, list[Slot]]) -> None:
     config, slots = demo
     plain = [(f, dataclasses.replace(o, encoded=None), s) for f, o, s in slots[:48]]
