@@ -819,14 +819,18 @@ class TableClearings:
             id_suffix=self.id_suffixes[b],
         )
 
-    def records_text(self, b: int) -> tuple[bytes, bytes]:
-        """Slot ``b``'s :meth:`ArrayClearing.records_text`: its order records and its trade
-        records, each kind joined by newlines."""
-        start, end = self.index[2, b : b + 2].tolist()
-        if end == start:
-            return b"", b""
-        split = start + int(self.index[4, b])
-        return self.text[start + 1 : split], self.text[split + 1 : end]
+    def records_texts(self) -> list[tuple[bytes, bytes]]:
+        """Per slot, its :meth:`ArrayClearing.records_text`: its order records and its trade
+        records, each kind joined by newlines (both empty for a slot not cleared here)."""
+        text, bounds, splits = self.text, self.index[2].tolist(), self.index[4].tolist()
+        texts: list[tuple[bytes, bytes]] = []
+        for b in range(len(bounds) - 1):
+            start, end = bounds[b], bounds[b + 1]
+            split = start + splits[b]  # the end of the text where the slot has no trade
+            texts.append(
+                (text[start + 1 : split], text[split + 1 : end]) if end > start else (b"", b"")
+            )
+        return texts
 
     def clearing(self, b: int) -> ArrayClearing:
         """Slot ``b``'s :class:`ArrayClearing`, as :meth:`ArrayExchange.clear` gives it.

@@ -329,9 +329,10 @@ class ExchangeMarket:
         )
         if tables is None:
             return None
-        totals, by_tag, market, text = tables.totals, tables.by_tag, tables.market, tables.text
+        totals, by_tag, market = tables.totals, tables.by_tag, tables.market
         columns = tables.trades[2:7]  # the certificates' trade columns: buyer ... money
-        rows, trades, texts, status, splits = tables.index.tolist()
+        rows, trades, _, status, _ = tables.index.tolist()
+        texts = tables.records_texts()
         outcomes: list[MarketOutcome] = []
         every = True  # every slot cleared in the batch
         for b, slot_market in enumerate(markets):
@@ -339,7 +340,7 @@ class ExchangeMarket:
                 outcomes.append(slot_market.clear(slots[b], decoded.row(b)))
                 every = False
                 continue
-            start, end, split = texts[b], texts[b + 1], texts[b] + splits[b]
+            orders_text, trades_text = texts[b]
             t0, t1 = trades[b], trades[b + 1]
             n_orders = rows[b + 1] - rows[b]
             outcome = object.__new__(MarketOutcome)
@@ -358,8 +359,8 @@ class ExchangeMarket:
                 trade_columns=columns[:, t0:t1],
                 encoded=EncodedRecords(
                     params_json=slot_market._params_template.encode((seeds[b],)),
-                    orders=JoinedBodies(text[start + 1 : split] if end > start else b"", n_orders),
-                    trades=JoinedBodies(text[split + 1 : end] if t1 > t0 else b"", t1 - t0),
+                    orders=JoinedBodies(orders_text, n_orders),
+                    trades=JoinedBodies(trades_text, t1 - t0),
                 ),
             )
             outcomes.append(outcome)
