@@ -865,30 +865,24 @@ def clear_tables(
         index[0, b + 1] = index[0, b] + (count if usable[b] else 0)
         index[3, b] = SLOT_REFERENCE
     n_rows = index[0, n_batch]
-    agent = np.empty(n_rows, dtype=np.int64)
-    is_buy = np.empty(n_rows, dtype=np.bool_)
-    row_quantity = np.empty(n_rows, dtype=np.int64)
-    row_prices = np.empty((n_rows, n_tags), dtype=np.int64)
-    row_tag = np.empty(n_rows, dtype=np.int64)
-    row_price = np.empty(n_rows, dtype=np.int64)
+    # The rows' int64 columns are rows of ``orders`` (returned); clear_slot also takes the
+    # buy flags as booleans and the prices row by row (``rows x tags``).
     orders = np.empty((5 + n_tags, n_rows), dtype=np.int64)
+    is_buy = np.empty(n_rows, dtype=np.bool_)
+    row_prices = np.empty((n_rows, n_tags), dtype=np.int64)
     i = 0
     for b in range(n_batch):
         for a in range(n_agents if usable[b] else 0):
             if side[b, a] != 0:
-                agent[i] = a
                 is_buy[i] = side[b, a] == buy
-                row_quantity[i] = quantity[b, a]
                 for t in range(n_tags):
                     row_prices[i, t] = prices[b, a, t]
                     orders[5 + t, i] = prices[b, a, t]
-                row_tag[i] = sell_tag[a]
-                row_price[i] = prices[b, a, sell_tag[a]]
                 orders[0, i] = a
                 orders[1, i] = 1 if is_buy[i] else 0
                 orders[2, i] = quantity[b, a]
                 orders[3, i] = sell_tag[a]
-                orders[4, i] = row_price[i]
+                orders[4, i] = prices[b, a, sell_tag[a]]
                 i += 1
 
     market = np.empty((2, n_batch, n_tags), dtype=np.int64)
@@ -905,12 +899,12 @@ def clear_tables(
             continue
         r0, r1 = index[0, b], index[0, b + 1]
         result = clear_slot(
-            agent[r0:r1],
+            orders[0, r0:r1],
             is_buy[r0:r1],
-            row_quantity[r0:r1],
+            orders[2, r0:r1],
             row_prices[r0:r1],
-            row_tag[r0:r1],
-            row_price[r0:r1],
+            orders[3, r0:r1],
+            orders[4, r0:r1],
             arrival_keys(r1 - r0, starts[b]),
             allowed,
             agent_ok,
