@@ -169,9 +169,7 @@ class RowTemplates:
         fill = _format_kernel()
         if fill is None:
             return self._format % tuple(values.ravel().tolist())
-        if self._chunks is None:
-            self._chunks = _Chunks.of(self._format)
-        chunks = self._chunks
+        chunks = self._table_chunks()
         out = np.empty(chunks.literal_bytes + 20 * values.size, dtype=np.uint8)
         # ravel: a C-order copy when values is a transposed view, as the kernel reads it.
         size = fill(chunks.data, chunks.starts, chunks.ids, values.ravel(), out)
@@ -200,9 +198,7 @@ class RowTemplates:
         kernels = _format_kernels()
         if kernels is None or not self.rows or not values.shape[0]:
             return [self.encode_joined(table) for table in values]
-        if self._chunks is None:
-            self._chunks = _Chunks.of(self._format)
-        chunks = self._chunks
+        chunks = self._table_chunks()
         out = np.empty(chunks.literal_bytes * values.shape[0] + 20 * values.size, dtype=np.uint8)
         ends = np.empty(values.shape[0], dtype=np.int64)
         # reshape: a C-order copy when values is a transposed view, as the kernel reads it.
@@ -211,6 +207,12 @@ class RowTemplates:
         text = out[:size].tobytes()
         bounds = [0, *ends.tolist()]
         return [text[bounds[t] : bounds[t + 1]] for t in range(values.shape[0])]
+
+    def _table_chunks(self) -> _Chunks:
+        """The table's format as the kernels' chunks (made on first use)."""
+        if self._chunks is None:
+            self._chunks = _Chunks.of(self._format)
+        return self._chunks
 
 
 @dataclass(frozen=True)

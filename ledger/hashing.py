@@ -436,21 +436,13 @@ def _compiled_leaves_and_root(
 def _compiled_encode_block(
     kernels: _Kernels, height: int, groups: Groups, plan: _Plan | None
 ) -> tuple[Sequence[bytes], bytes, bytes]:
-    # The bodies joined by newlines, which canonical JSON never holds unescaped: the kernel
-    # finds the boundaries itself (no length per body from Python), and says if it cannot.
-    joined = b"\n".join(
-        [
-            group.text if isinstance(group, JoinedBodies) else b"\n".join(group)
-            for _, group in groups
-            if len(group)
-        ]
-    )
+    joined = _joined_bodies(groups)
     sizes = [len(group) for _, group in groups]
     counts = np.array(sizes, dtype=np.int64)
     n = sum(sizes)
     bodies = np.frombuffer(joined, dtype=np.uint8)
     kinds = np.array([kind for kind, _ in groups], dtype=np.uint8)
-    records = np.empty(len(joined) - (n - 1) + ENVELOPE.size * n, dtype=np.uint8)
+    records = np.empty(_records_size(joined, n), dtype=np.uint8)
     record_offsets = np.empty(n + 1, dtype=np.int64)
     leaves = np.empty((n, HASH_SIZE), dtype=np.uint8)
     root = np.empty(HASH_SIZE, dtype=np.uint8)
@@ -499,29 +491,34 @@ def _compiled_encode_block(
     return RecordBlob(records, record_offsets), leaves.tobytes(), root.tobytes()
 
 
+def _joined_bodies(groups: Groups) -> bytes:
+    """A block's bodies joined by newlines, which canonical JSON never holds unescaped: the
+    kernels find the boundaries themselves (no length per body from Python), and say if they
+    cannot."""
+    return b"\n".join(
+        [
+            group.text if isinstance(group, JoinedBodies) else b"\n".join(group)
+            for _, group in groups
+            if len(group)
+        ]
+    )
+
+
+def _records_size(joined: bytes, n: int) -> int:
+    """The bytes of a block's ``n >= 1`` records: its joined bodies less the newlines between
+    them, plus an envelope each."""
+    return len(joined) - (n - 1) + ENVELOPE.size * n
+
+
 def _compiled_encode_blocks(
     kernels: _Kernels, heights: Sequence[int], blocks: Sequence[Groups]
 ) -> list[tuple[Sequence[bytes], bytes, bytes]]:
     """:func:`_compiled_encode_block` of blocks of at least one record each, groups of the
     same kinds, in one call (:func:`ledger._sha_kernel.encoded_blocks_kernel`)."""
-    texts: list[bytes] = []
-    sizes: list[list[int]] = []
-    for groups in blocks:
-        texts.append(
-            b"\n".join(
-                [
-                    group.text if isinstance(group, JoinedBodies) else b"\n".join(group)
-                    for _, group in groups
-                    if len(group)
-                ]
-            )
-        )
-        sizes.append([len(group) for _, group in groups])
+    texts = [_joined_bodies(groups) for groups in blocks]
+    sizes = [[len(group) for _, group in groups] for groups in blocks]
     counts = [sum(block) for block in sizes]
-    # Each block's records: its bodies less the newlines between them, plus an envelope each.
-    record_sizes = [
-        len(text) - (n - 1) + ENVELOPE.size * n for text, n in zip(texts, counts, strict=True)
-    ]
+    record_sizes = [_records_size(text, n) for text, n in zip(texts, counts, strict=True)]
     body_starts = [0, *accumulate(len(text) for text in texts)]
     record_starts = [0, *accumulate(record_sizes)]
     leaf_starts = [0, *accumulate(counts)]
