@@ -54,6 +54,18 @@ def episode(config: GymConfig, days: int, seed: int = 0) -> list[Slot]:
     return capture.slots
 
 
+def certificate_amounts(flows: list[SlotFlows]) -> np.ndarray:
+    """``B x 5 x agents``: the certificate writer's amount rows of one slot per community."""
+    rows = (
+        "generation_wh",
+        "storage_discharge_wh",
+        "storage_charge_wh",
+        "storage_drawn_wh",
+        "consumption_wh",
+    )
+    return np.stack([np.stack([getattr(f, row) for row in rows]) for f in flows])
+
+
 def replay(recorder: LedgerRecorder, slots: list[Slot]) -> list[str]:
     recorder.reset()
     return [recorder.record(*slot) for slot in slots]
@@ -140,20 +152,7 @@ def test_sqlite_recorders_in_one_call_check_their_events(
     for k in range(20):
         step = [slots[k], slots[20 + k]]
         flows = [f for f, _, _ in step]
-        amounts = np.stack(
-            [
-                np.stack(
-                    (
-                        f.generation_wh,
-                        f.storage_discharge_wh,
-                        f.storage_charge_wh,
-                        f.storage_drawn_wh,
-                        f.consumption_wh,
-                    )
-                )
-                for f in flows
-            ]
-        )
+        amounts = certificate_amounts(flows)
         exported = np.maximum(-np.stack([f.metered_wh for f in flows]), 0)
         got = LedgerRecorder.record_many(
             batch,
@@ -267,20 +266,7 @@ def test_blocks_of_a_batch_in_one_call(demo: tuple[GymConfig, list[Slot]]) -> No
             )
             texts = LedgerRecorder.settlements_many(alone, metered, stacked)
             assert texts is not None  # the generic recorder ignores what it is given
-        amounts = np.stack(
-            [
-                np.stack(
-                    (
-                        f.generation_wh,
-                        f.storage_discharge_wh,
-                        f.storage_charge_wh,
-                        f.storage_drawn_wh,
-                        f.consumption_wh,
-                    )
-                )
-                for f in flows
-            ]
-        )
+        amounts = certificate_amounts(flows)
         expected = [r.record(*slot) for r, slot in zip(alone, step, strict=True)]
         CompiledCertificateWriter.write_slots = staticmethod(counting)  # type: ignore[method-assign]
         try:
