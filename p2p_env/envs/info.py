@@ -18,7 +18,8 @@ With ``full_infos=False`` (:func:`brief_infos`) an agent's info holds only ``slo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from p2p_env.sim._step_layout import INFO_KEYS
@@ -35,7 +36,7 @@ def agent_infos(
     agents = env.possible_agents
     # The numbers in one conversion (computed with the slot: SlotResult.info_columns), then
     # the action checks, the state of charge and the slot's texts.
-    lists = result.info_columns.tolist()
+    lists: list[Any] = result.info_columns.tolist()
     lists.append(result.decoded.nonfinite.tolist())
     lists.append(result.decoded.clipped.tolist())
     lists.append(result.decoded.unsellable.tolist())
@@ -43,14 +44,11 @@ def agent_infos(
     lists.append([None if x != x else x for x in result.soc.tolist()])
     missing_set = set(missing)
     lists.append([agent in missing_set for agent in agents])
-    n = len(agents)
-    lists.append([env.slot_start_text(result.slot)] * n)
-    lists.append([result.block_hash] * n)
-    # One fresh dict per agent, built column-wise (no per-field Python loop per agent).
-    return {
-        agent: dict(zip(_KEYS, row, strict=True))
-        for agent, row in zip(agents, zip(*lists, strict=True), strict=True)
-    }
+    lists.append(repeat(env.slot_start_text(result.slot)))
+    lists.append(repeat(result.block_hash))
+    # One fresh dict per agent, each from one call of _info over the columns (no row tuples,
+    # no per-field Python loop per agent).
+    return dict(zip(agents, map(_info, *lists), strict=True))
 
 
 _KEYS = (
@@ -64,6 +62,27 @@ _KEYS = (
     "block_hash",
 )
 """Every key of a full info, in order (the module docstring says what each holds)."""
+
+
+def _dict_maker(keys: Sequence[str]) -> Callable[..., dict[str, Any]]:
+    """A function of ``len(keys)`` positional values that returns ``{keys[0]: value_0, ...}``.
+
+    Its body is one dict display, written here as ``collections.namedtuple`` writes its
+    methods: CPython builds a dict fastest from a display with constant keys (about 1 us for an
+    info's keys, a third less than ``dict(zip(keys, row))``).
+    """
+    if len(set(keys)) != len(keys) or not all(type(k) is str for k in keys):
+        raise ValueError(f"keys must be distinct strings, got {list(keys)}")
+    names = [f"v{i}" for i in range(len(keys))]
+    items = ", ".join(f"{key!r}: {name}" for key, name in zip(keys, names, strict=True))
+    namespace: dict[str, Any] = {}
+    exec(f"def make({', '.join(names)}):\n    return {{{items}}}\n", namespace)
+    maker: Callable[..., dict[str, Any]] = namespace["make"]
+    return maker
+
+
+_info = _dict_maker(_KEYS)
+"""One agent's full info from its values in :data:`_KEYS` order."""
 
 
 def brief_infos(

@@ -246,3 +246,27 @@ def test_brief_infos_step_the_same_episode() -> None:
         assert all(net[a] == i1[a]["net_cost_jpy"] for a in agents)
     heads = [env.sim.recorder.head_hash for env in (full, brief)]  # type: ignore[union-attr]
     assert heads[0] == heads[1] != ""
+
+
+def test_full_infos_keys_values_and_fresh_dicts() -> None:
+    from p2p_env.envs.info import _KEYS, _dict_maker
+
+    env = p2p_env.parallel_env(seed=2)
+    env.reset(seed=2)
+    agents = env.possible_agents
+    actions = {a: np.full(5, 0.3, dtype=np.float32) for a in agents[:-1]}
+    _, _, _, _, infos = env.step(actions)
+    last = env.last
+    assert last is not None
+    for i, agent in enumerate(agents):
+        info = infos[agent]
+        assert list(info) == list(_KEYS)  # every key, in the documented order
+        assert info["net_cost_jpy"] == last.cost_jpy[i]
+        assert info["block_hash"] == last.block_hash != ""
+        assert info["missing_action"] is (agent == agents[-1])
+    assert infos[agents[0]] is not infos[agents[1]]
+    make = _dict_maker(("b", "a", "it's"))
+    assert make(1, None, "x") == {"b": 1, "a": None, "it's": "x"}
+    assert list(make(1, 2, 3)) == ["b", "a", "it's"]
+    with pytest.raises(ValueError, match="distinct strings"):
+        _dict_maker(("a", "a"))
