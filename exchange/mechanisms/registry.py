@@ -44,9 +44,12 @@ def get_mechanism(name: str) -> ClearingMechanism:
 
 
 def available_mechanisms() -> tuple[str, ...]:
-    """Names of the registered mechanisms, built-ins first."""
+    """Names of the registered mechanisms: the built-ins in :data:`_BUILTINS` order, then the
+    others in the order they were registered (whichever module was imported first)."""
     _load_builtins()
-    return tuple(_REGISTRY)
+    rank = {module: i for i, module in enumerate(_BUILTINS)}
+    names = sorted(_REGISTRY, key=lambda n: rank.get(type(_REGISTRY[n]).__module__, len(rank)))
+    return tuple(names)
 
 
 def _load_builtins() -> None:

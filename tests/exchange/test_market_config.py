@@ -6,6 +6,8 @@ of mechanisms and tag-order rules, prices that are whole ticks).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import get_args
 
 import pytest
@@ -29,6 +31,17 @@ def params_from(market: MarketConfig, seed: int = 0) -> ClearingParams:
 def test_names_agree() -> None:
     assert set(get_args(Mechanism)) == set(available_mechanisms())
     assert get_args(MarketConfig.model_fields["buyer_tag_order"].annotation) == TAG_ORDERS
+
+
+def test_the_names_come_in_one_order_whatever_was_imported_first() -> None:
+    # The error messages list them: the same text whichever module a process imported first.
+    code = (
+        "import exchange.mechanisms.midpoint, exchange.mechanisms.cda\n"
+        "from exchange import available_mechanisms\n"
+        "print(','.join(available_mechanisms()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [",".join(available_mechanisms())] == ["call,cda,midpoint"]
 
 
 def test_demo_market_becomes_clearing_params() -> None:
