@@ -40,6 +40,12 @@ small blocks through the threaded path with it); :func:`backend` says both. The 
 are loaded and proven against the references at the first block past the threshold; should they
 fail, large blocks stay on the calling thread and :func:`backend` says why. A forked child starts
 threads of its own.
+
+**In the background.** :func:`encode_blocks_in_background` runs :func:`encode_blocks`'s one
+compiled call on a thread of its own (one, started when first needed) and returns at once: the
+caller (the batched communities' next slot) runs on one CPU while the blocks are hashed on the
+other (:meth:`ledger.Ledger.append_encoded_many_in_background` appends them when a ledger is
+next used). A fork waits for that thread's work first, so a child finds it done.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Final
@@ -238,6 +244,75 @@ def encode_blocks(
         encode_block(height, groups) if encoded is None else encoded
         for height, groups, encoded in zip(heights, blocks, out, strict=True)
     ]
+
+
+class BlocksJob:
+    """:func:`encode_blocks` of some blocks, started by :func:`encode_blocks_in_background`:
+    :meth:`result` waits for it and gives exactly what :func:`encode_blocks` gives."""
+
+    def __init__(
+        self,
+        done: list[tuple[Sequence[bytes], bytes, bytes] | None],
+        work: _BlocksWork | None = None,
+        usual: Sequence[int] = (),
+        future: Future[list[bool]] | None = None,
+    ) -> None:
+        self._done = done
+        self._work, self._usual, self._future = work, usual, future
+        self._result: list[tuple[Sequence[bytes], bytes, bytes]] | None = None
+
+    def result(self) -> list[tuple[Sequence[bytes], bytes, bytes]]:
+        """Each block's records, leaves and root (waits for the background thread).
+
+        Raises:
+            Exception: What the kernel's call raised, on every call.
+        """
+        if self._result is None:
+            if self._work is not None:
+                assert self._future is not None
+                ok = self._future.result()
+                for k, encoded in zip(self._usual, self._work.finish(ok), strict=True):
+                    self._done[k] = encoded
+                self._work = self._future = None  # the buffers go with the blocks
+            assert all(encoded is not None for encoded in self._done)
+            self._result = self._done  # type: ignore[assignment]
+        assert self._result is not None
+        return self._result
+
+
+def encode_blocks_in_background(heights: Sequence[int], blocks: Sequence[Groups]) -> BlocksJob:
+    """:func:`encode_blocks`, its one compiled call run on the ledger's background thread, so
+    that the caller goes on while the blocks are written and hashed (the next slot of the
+    communities, say): :meth:`BlocksJob.result` gives the same records, leaves and roots.
+
+    The buffers are made on the calling thread, which hands the background thread only the
+    compiled call (it holds no GIL while it hashes). Blocks of every size go there in the one
+    call, on the one thread: the calling thread is the other CPU's work. Blocks the call does
+    not take (empty ones, other kinds), and all of them where the compiled path is unavailable
+    or :func:`threads` is 1 (``P2P_GYM_HASH_THREADS=1``: no thread besides the caller's), are
+    encoded here, before this returns.
+
+    Raises:
+        ValueError: If ``heights`` and ``blocks`` differ in length.
+    """
+    if len(heights) != len(blocks):
+        raise ValueError(f"encode_blocks: {len(heights)} heights for {len(blocks)} blocks")
+    kernels = _kernels if _backend is not None else _load()
+    usual: list[int] = []
+    if kernels is not None and blocks and threads() > 1:
+        kinds = [kind for kind, _ in blocks[0]]
+        for k, groups in enumerate(blocks):
+            if sum(len(bodies) for _, bodies in groups) and [kind for kind, _ in groups] == kinds:
+                usual.append(k)
+    if not usual:
+        return BlocksJob(list(encode_blocks(heights, blocks)))
+    assert kernels is not None
+    taken = set(usual)
+    done: list[tuple[Sequence[bytes], bytes, bytes] | None] = [
+        None if k in taken else encode_block(heights[k], blocks[k]) for k in range(len(blocks))
+    ]
+    work = _BlocksWork(kernels, [heights[k] for k in usual], [blocks[k] for k in usual])
+    return BlocksJob(done, work, usual, _submit_background(work.run))
 
 
 def backend() -> str:
@@ -515,52 +590,75 @@ def _compiled_encode_blocks(
 ) -> list[tuple[Sequence[bytes], bytes, bytes]]:
     """:func:`_compiled_encode_block` of blocks of at least one record each, groups of the
     same kinds, in one call (:func:`ledger._sha_kernel.encoded_blocks_kernel`)."""
-    texts = [_joined_bodies(groups) for groups in blocks]
-    sizes = [[len(group) for _, group in groups] for groups in blocks]
-    counts = [sum(block) for block in sizes]
-    record_sizes = [_records_size(text, n) for text, n in zip(texts, counts, strict=True)]
-    body_starts = [0, *accumulate(len(text) for text in texts)]
-    record_starts = [0, *accumulate(record_sizes)]
-    leaf_starts = [0, *accumulate(counts)]
-    n_blocks, n_records = len(blocks), leaf_starts[-1]
-    records = np.empty(record_starts[-1], dtype=np.uint8)
-    record_offsets = np.empty(n_records + n_blocks, dtype=np.int64)
-    leaves = np.empty((n_records, HASH_SIZE), dtype=np.uint8)
-    roots = np.empty((n_blocks, HASH_SIZE), dtype=np.uint8)
-    ok = kernels.blocks(
-        np.frombuffer(b"".join(texts), dtype=np.uint8),
-        np.array(body_starts, dtype=np.int64),
-        np.array(sizes, dtype=np.int64),
-        np.array([kind for kind, _ in blocks[0]], dtype=np.uint8),
-        SCHEMA_VERSION,
-        np.array(heights, dtype=np.int64),
-        records,
-        np.array(record_starts, dtype=np.int64),
-        record_offsets,
-        np.array(leaf_starts, dtype=np.int64),
-        leaves,
-        roots,
-        _scratch(max(counts)),
-    ).tolist()
-    leaf_bytes, root_bytes = leaves.tobytes(), roots.tobytes()
-    out: list[tuple[Sequence[bytes], bytes, bytes]] = []
-    for b, (height, groups) in enumerate(zip(heights, blocks, strict=True)):
-        if not ok[b]:  # a body with a raw newline: not canonical JSON, the same bytes anyway
-            out.append(python_encode_block(height, groups))
-            continue
-        first, last = leaf_starts[b], leaf_starts[b + 1]
-        blob = RecordBlob(
-            records[record_starts[b] : record_starts[b + 1]],
-            record_offsets[first + b : last + b + 1],
+    work = _BlocksWork(kernels, heights, blocks)
+    return work.finish(work.run())
+
+
+class _BlocksWork:
+    """One call of the blocks kernel: the buffers made (on the calling thread), the kernel run
+    (:meth:`run`, on any thread: it holds the GIL only to enter and leave the compiled code),
+    and the records, leaves and roots cut from the buffers (:meth:`finish`)."""
+
+    def __init__(self, kernels: _Kernels, heights: Sequence[int], blocks: Sequence[Groups]) -> None:
+        texts = [_joined_bodies(groups) for groups in blocks]
+        sizes = [[len(group) for _, group in groups] for groups in blocks]
+        counts = [sum(block) for block in sizes]
+        record_sizes = [_records_size(text, n) for text, n in zip(texts, counts, strict=True)]
+        body_starts = [0, *accumulate(len(text) for text in texts)]
+        self.record_starts = record_starts = [0, *accumulate(record_sizes)]
+        self.leaf_starts = leaf_starts = [0, *accumulate(counts)]
+        n_blocks, n_records = len(blocks), leaf_starts[-1]
+        self.heights, self.blocks = heights, blocks
+        self.records = np.empty(record_starts[-1], dtype=np.uint8)
+        self.record_offsets = np.empty(n_records + n_blocks, dtype=np.int64)
+        self.leaves = np.empty((n_records, HASH_SIZE), dtype=np.uint8)
+        self.roots = np.empty((n_blocks, HASH_SIZE), dtype=np.uint8)
+        # Every argument held here until the kernel is done (it reaches some by address).
+        self.kernel = kernels.blocks
+        self.args = (
+            np.frombuffer(b"".join(texts), dtype=np.uint8),
+            np.array(body_starts, dtype=np.int64),
+            np.array(sizes, dtype=np.int64),
+            np.array([kind for kind, _ in blocks[0]], dtype=np.uint8),
+            SCHEMA_VERSION,
+            np.array(heights, dtype=np.int64),
+            self.records,
+            np.array(record_starts, dtype=np.int64),
+            self.record_offsets,
+            np.array(leaf_starts, dtype=np.int64),
+            self.leaves,
+            self.roots,
+            _scratch(max(counts)),
         )
-        out.append(
-            (
-                blob,
-                leaf_bytes[HASH_SIZE * first : HASH_SIZE * last],
-                root_bytes[HASH_SIZE * b : HASH_SIZE * (b + 1)],
+
+    def run(self) -> list[bool]:
+        """The kernel: per block, whether its bodies split as counted."""
+        ok: list[bool] = self.kernel(*self.args).tolist()
+        return ok
+
+    def finish(self, ok: list[bool]) -> list[tuple[Sequence[bytes], bytes, bytes]]:
+        """Each block's records, leaves and root once :meth:`run` gave ``ok``."""
+        records, record_offsets = self.records, self.record_offsets
+        record_starts, leaf_starts = self.record_starts, self.leaf_starts
+        leaf_bytes, root_bytes = self.leaves.tobytes(), self.roots.tobytes()
+        out: list[tuple[Sequence[bytes], bytes, bytes]] = []
+        for b, (height, groups) in enumerate(zip(self.heights, self.blocks, strict=True)):
+            if not ok[b]:  # a body with a raw newline: not canonical JSON, the same bytes anyway
+                out.append(python_encode_block(height, groups))
+                continue
+            first, last = leaf_starts[b], leaf_starts[b + 1]
+            blob = RecordBlob(
+                records[record_starts[b] : record_starts[b + 1]],
+                record_offsets[first + b : last + b + 1],
             )
-        )
-    return out
+            out.append(
+                (
+                    blob,
+                    leaf_bytes[HASH_SIZE * first : HASH_SIZE * last],
+                    root_bytes[HASH_SIZE * b : HASH_SIZE * (b + 1)],
+                )
+            )
+        return out
 
 
 # --- the threads --------------------------------------------------------------------------------
@@ -606,6 +704,41 @@ def _forget_pool() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
+
+
+_background: ThreadPoolExecutor | None = None
+_background_lock = threading.Lock()
+_in_flight: set[Future[list[bool]]] = set()
+"""The background thread's calls not yet done (a fork waits for them)."""
+
+
+def _submit_background(call: Callable[[], list[bool]]) -> Future[list[bool]]:
+    """``call`` on the ledger's background thread (one, started when first needed)."""
+    global _background
+    with _background_lock:
+        if _background is None:
+            _background = ThreadPoolExecutor(1, thread_name_prefix="p2p-gym-ledger")
+        future = _background.submit(call)
+        _in_flight.add(future)
+    future.add_done_callback(_in_flight.discard)
+    return future
+
+
+def _finish_in_flight() -> None:
+    """Before ``fork``: every background call done, so that the child, which has no such
+    thread, finds each of its jobs finished."""
+    for future in list(_in_flight):
+        future.exception()  # waits; the job's result() raises it, if any
+
+
+def _forget_background() -> None:
+    global _background, _background_lock
+    _background, _background_lock = None, threading.Lock()
+    _in_flight.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_finish_in_flight, after_in_child=_forget_background)
 
 
 def _environment_threads() -> int:
@@ -739,12 +872,14 @@ __all__ = [
     "HASH_SIZE",
     "PARALLEL_THRESHOLD",
     "THREADS_VARIABLE",
+    "BlocksJob",
     "Bodies",
     "Groups",
     "JoinedBodies",
     "backend",
     "encode_block",
     "encode_blocks",
+    "encode_blocks_in_background",
     "leaves_and_root",
     "python_encode_block",
     "python_leaves_and_root",
