@@ -18,7 +18,7 @@ The byte format is documented in :mod:`ledger.canonical`, :mod:`ledger.records`,
 from ledger.block import GENESIS_PREV_HASH, BlockHeader
 from ledger.canonical import SCHEMA_VERSION, canonical_json
 from ledger.certificates import CertificateBook, CertificateRegistry, SlotTagTotals
-from ledger.chain import EncodedAppend, Ledger
+from ledger.chain import EncodedAppend, Ledger, PendingAppends
 from ledger.errors import CertificateError, LedgerError, LedgerFormatError, RecordError
 from ledger.merkle import ConsistencyProof, InclusionProof, verify_consistency, verify_inclusion
 from ledger.records import Record, RecordKind
@@ -41,6 +41,7 @@ __all__ = [
     "LedgerError",
     "LedgerFormatError",
     "MemoryStore",
+    "PendingAppends",
     "Record",
     "RecordError",
     "RecordKind",

@@ -29,7 +29,15 @@ from ledger.block import GENESIS_PREV_HASH, BlockHeader, decode_header, encode_h
 from ledger.canonical import INT_MAX, canonical_json, sha256
 from ledger.certificates import CertificateBook
 from ledger.errors import CertificateError, LedgerError, RecordError
-from ledger.hashing import Bodies, Groups, encode_block, encode_blocks, leaves_and_root
+from ledger.hashing import (
+    BlocksJob,
+    Bodies,
+    Groups,
+    encode_block,
+    encode_blocks,
+    encode_blocks_in_background,
+    leaves_and_root,
+)
 from ledger.merkle import (
     ConsistencyProof,
     InclusionProof,
@@ -67,6 +75,114 @@ class EncodedAppend:
     start: str | None = None
 
 
+def _prepared(appends: Sequence[EncodedAppend]) -> list[tuple[int, Groups, dict[str, int]]]:
+    """Each block's height, groups and counts, every block checked (before any is encoded)."""
+    if len({id(a.ledger) for a in appends}) != len(appends):
+        raise RecordError("append_encoded_many appends one block per ledger: a ledger is twice")
+    return [
+        a.ledger._encoded_groups(
+            a.slot,
+            a.start,
+            a.orders,
+            a.trades,
+            a.settlements,
+            a.certificates,
+            a.certificate_events,
+        )
+        for a in appends
+    ]
+
+
+class PendingAppends:
+    """The next block of several ledgers, its records being written and hashed in the
+    background (:meth:`Ledger.append_encoded_many_in_background`).
+
+    The ledgers append their blocks at :meth:`wait`, which every read or write of any of them
+    calls first: whoever looks at one of these ledgers sees it with its block, as if it had
+    been appended at once.
+    """
+
+    def __init__(
+        self,
+        appends: Sequence[EncodedAppend],
+        prepared: Sequence[tuple[int, Groups, dict[str, int]]],
+        job: BlocksJob | None,
+    ) -> None:
+        self._appends = tuple(appends)
+        self._prepared = tuple(prepared)
+        self._job = job
+        self._headers: list[BlockHeader] | None = None
+        self._hashes: list[bytes] = []
+        self._error: BaseException | None = None
+        if job is not None:
+            for a in self._appends:
+                a.ledger._pending = self
+
+    @classmethod
+    def appended(
+        cls, appends: Sequence[EncodedAppend], headers: list[BlockHeader]
+    ) -> PendingAppends:
+        """Blocks appended already (``headers``), each its ledger's head."""
+        done = cls(appends, (), None)
+        done._headers = headers
+        done._hashes = [a.ledger.head_hash for a in appends]
+        return done
+
+    def wait(self) -> list[BlockHeader]:
+        """Append every block (once; waits for the hashing) and return their headers.
+
+        Raises:
+            LedgerError: A block could not be written, hashed or stored; again at every
+                later call, and at every read or write of a ledger that lacks its block.
+        """
+        if self._headers is not None:
+            return self._headers
+        if self._error is not None:
+            raise LedgerError(
+                f"a block appended in the background failed: {self._error!r}"
+            ) from self._error
+        assert self._job is not None
+        headers: list[BlockHeader] = []
+        try:
+            encoded = self._job.result()
+            for a, (_, _, counts), (records, leaves, root) in zip(
+                self._appends, self._prepared, encoded, strict=True
+            ):
+                ledger = a.ledger
+                ledger._pending = None
+                headers.append(
+                    ledger._append(
+                        a.slot,
+                        a.params_json,
+                        records,
+                        leaves,
+                        root,
+                        counts,
+                        a.certificate_events,
+                        a.start,
+                    )
+                )
+                self._hashes.append(ledger._store.block_hash(len(ledger._store) - 1))
+        except BaseException as exc:
+            # The ledgers from the first without a header on lack their block: each says so
+            # when next used (and none is appended twice).
+            self._error = exc
+            for a in self._appends[len(headers) :]:
+                a.ledger._pending = self
+            if not isinstance(exc, Exception):
+                raise
+            raise LedgerError(f"a block appended in the background failed: {exc!r}") from exc
+        self._headers = headers
+        # The buffers and the bodies are the ledgers' now: hold only the hashes.
+        self._job, self._prepared, self._appends = None, (), ()
+        return headers
+
+    def block_hash(self, k: int) -> bytes:
+        """The hash of the ``k``-th ledger's block (waits for it)."""
+        self.wait()
+        return self._hashes[k]
+
+
 class Ledger:
     """A hash-chained ledger over a storage backend.
 
@@ -78,7 +194,10 @@ class Ledger:
     """
 
     def __init__(self, store: LedgerStore, *, check_certificates: bool = True) -> None:
-        self.store = store
+        self._store = store
+        # A block whose records are being written and hashed in the background
+        # (append_encoded_many_in_background): appended before anything reads or writes.
+        self._pending: PendingAppends | None = None
         self._check_certificates = check_certificates
         self._book: CertificateBook | None = None
         # Leaf hashes of the headers (the history tree), read on first use: opening a ledger
@@ -121,7 +240,11 @@ class Ledger:
 
     def close(self) -> None:
         """Close the backend (idempotent)."""
-        self.store.close()
+        try:
+            if self._pending is not None:  # a block hashed in the background: stored first
+                self._pending.wait()
+        finally:
+            self._store.close()
 
     def __enter__(self) -> Self:
         return self
@@ -135,6 +258,14 @@ class Ledger:
         self.close()
 
     # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> LedgerStore:
+        """Where the blocks are (a block still being hashed in the background is appended
+        first)."""
+        if self._pending is not None:
+            self._pending.wait()
+        return self._store
 
     @property
     def checks_certificates(self) -> bool:
@@ -325,20 +456,7 @@ class Ledger:
             RecordError: A ledger appears twice, or as :meth:`append_encoded`.
             CertificateError: As :meth:`append_encoded`.
         """
-        if len({id(a.ledger) for a in appends}) != len(appends):
-            raise RecordError("append_encoded_many appends one block per ledger: a ledger is twice")
-        prepared = [
-            a.ledger._encoded_groups(
-                a.slot,
-                a.start,
-                a.orders,
-                a.trades,
-                a.settlements,
-                a.certificates,
-                a.certificate_events,
-            )
-            for a in appends
-        ]
+        prepared = _prepared(appends)
         encoded = encode_blocks([p[0] for p in prepared], [p[1] for p in prepared])
         return [
             a.ledger._append(
@@ -355,6 +473,28 @@ class Ledger:
                 appends, prepared, encoded, strict=True
             )
         ]
+
+    @staticmethod
+    def append_encoded_many_in_background(appends: Sequence[EncodedAppend]) -> PendingAppends:
+        """:meth:`append_encoded_many`, the records written and hashed on the ledgers'
+        background thread (:func:`ledger.hashing.encode_blocks_in_background`) while the
+        caller goes on: the same blocks, appended at :meth:`PendingAppends.wait` or, at the
+        latest, when one of these ledgers is next read, written or closed.
+
+        The blocks are checked here, before this returns, as :meth:`append_encoded_many`
+        checks them. Where a ledger checks certificates (its append may refuse a block), every
+        block is appended here too: only appends that cannot be refused wait.
+
+        Raises:
+            RecordError: As :meth:`append_encoded_many`.
+            CertificateError: As :meth:`append_encoded_many`.
+        """
+        if any(a.ledger._check_certificates for a in appends):
+            headers = Ledger.append_encoded_many(appends)
+            return PendingAppends.appended(appends, headers)
+        prepared = _prepared(appends)
+        job = encode_blocks_in_background([p[0] for p in prepared], [p[1] for p in prepared])
+        return PendingAppends(appends, prepared, job)
 
     def _encoded_groups(
         self,
@@ -392,6 +532,8 @@ class Ledger:
         return height, groups, counts
 
     def _check_slot(self, slot: int, start: str | None) -> None:
+        if self._pending is not None:
+            self._pending.wait()
         if type(slot) is not int or not 0 <= slot <= INT_MAX:
             raise RecordError(f"slot must be a non-negative integer below 2**63, got {slot!r}")
         if self._last_slot is None:
