@@ -95,7 +95,11 @@ def kernel_share(days: int, batched_steps: int, communities: int = 64) -> dict[s
     """Per case: agents, microseconds per community slot (total, in kernels, the rest), each
     kernel's microseconds, the budget its target leaves and the SHA-256 floor of a block."""
     demo = P2PCommunityEnv(seed=0, **{"env.episode_days": days})
-    vec = BatchedCommunityVecEnv(n_communities=communities, seed=0, keep_records=False)
+    # The blocks hashed on the stepping thread (not in the background, as the VecEnv does by
+    # default), so that cProfile sees every kernel of a slot.
+    vec = BatchedCommunityVecEnv(
+        n_communities=communities, seed=0, keep_records=False, background_ledger=False
+    )
     parallel_rate(demo, 48)  # compiled, cached, warm
     batched_rate(vec, 4)
     demo_steps = 48 * days

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 import ledger.chain
+import ledger.hashing
 from p2p_env.benchmark import _null_env_class, batched_rate, parallel_rate
 from p2p_env.envs.batched import BatchedCommunityVecEnv
 from p2p_env.envs.parallel import P2PCommunityEnv
@@ -43,19 +44,36 @@ from p2p_env.envs.parallel import P2PCommunityEnv
 MODES = ("as is", "no hashing", "no ledger")
 
 
+_ENCODERS = ("encode_block", "encode_blocks", "encode_blocks_in_background")
+"""The functions through which ``ledger.chain`` writes and hashes a block's records."""
+
+
+def _no_hashing(name: str) -> Any:
+    """``name`` of :data:`_ENCODERS` without the records: no record, no leaf, a zero root."""
+    empty: tuple[list[bytes], bytes, bytes] = ([], b"", bytes(32))
+    if name == "encode_block":
+        return lambda height, groups: empty
+    if name == "encode_blocks":
+        return lambda heights, blocks: [empty for _ in blocks]
+    return lambda heights, blocks: ledger.hashing.BlocksJob([empty for _ in blocks])
+
+
 @contextmanager
 def ledger_mode(mode: str, envs: list[P2PCommunityEnv]) -> Iterator[None]:
     """Run ``envs`` with the ledger ``mode`` (one of :data:`MODES`) inside the block."""
-    encode, recorders = ledger.chain.encode_block, [env.sim.recorder for env in envs]
-    if mode == "no hashing":
-        ledger.chain.encode_block = lambda height, groups: ([], b"", bytes(32))  # type: ignore[assignment]
+    encoders = {name: getattr(ledger.chain, name) for name in _ENCODERS}
+    recorders = [env.sim.recorder for env in envs]
+    if mode == "no hashing":  # the single community's path, and the batches' (at once or not)
+        for name in _ENCODERS:
+            setattr(ledger.chain, name, _no_hashing(name))
     elif mode == "no ledger":
         for env in envs:
             env.sim.recorder = None
     try:
         yield
     finally:
-        ledger.chain.encode_block = encode  # type: ignore[assignment]
+        for name, encoder in encoders.items():
+            setattr(ledger.chain, name, encoder)
         for env, recorder in zip(envs, recorders, strict=True):
             env.sim.recorder = recorder
 

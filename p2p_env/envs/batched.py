@@ -19,6 +19,14 @@ observation is the next episode's first.
 each agent's ParallelEnv info (the cost breakdown and ``block_hash``, :mod:`p2p_env.envs.info`).
 Each community keeps its ledger in memory (``keep_records=False`` keeps hashes only; every slot
 still appends a block).
+
+Without full infos the blocks are written and hashed on the ledgers' background thread
+(``background_ledger=True``, the default): the step returns once the blocks are prepared, and
+the hashing runs while the caller computes the next actions and the next step runs. Each ledger
+appends its block when next read or written (its next block included), and each result's
+``block_hash`` in :attr:`last` waits for its block when read: the same blocks and hashes, off
+the step's path. Where only one CPU is free (``P2P_GYM_HASH_THREADS=1``) the blocks are hashed
+at once.
 """
 
 from __future__ import annotations
@@ -52,6 +60,9 @@ class BatchedCommunityVecEnv(VecEnv):
         period: Where episodes start (as the ParallelEnv's ``period``).
         keep_records: Keep ledger records in memory (``False``: headers and hashes only).
         full_infos: Put each agent's ParallelEnv info in ``infos`` (slower).
+        background_ledger: Hash the blocks in the background while the next step runs (module
+            docstring); with ``full_infos`` (which carry each block's hash) they are hashed at
+            once.
         **overrides: Dotted config overrides, e.g. ``**{"market.mechanism": "call"}``.
     """
 
@@ -64,6 +75,7 @@ class BatchedCommunityVecEnv(VecEnv):
         period: PeriodName = "train",
         keep_records: bool = True,
         full_infos: bool = False,
+        background_ledger: bool = True,
         **overrides: Any,
     ) -> None:
         if type(n_communities) is not int or n_communities < 1:
@@ -90,6 +102,7 @@ class BatchedCommunityVecEnv(VecEnv):
         self.n_agents = len(self.possible_agents)
         self.n_communities = n_communities
         self.full_infos = full_infos
+        self.background_ledger = background_ledger
         agent = self.possible_agents[0]
         super().__init__(
             n_communities * self.n_agents, first.observation_space(agent), first.action_space(agent)
@@ -141,7 +154,9 @@ class BatchedCommunityVecEnv(VecEnv):
         """Step every community one slot; reset those whose episode ended."""
         if self._actions is None:
             raise RuntimeError("step_wait() without step_async()")
-        batch = self.batch.step(self._actions)
+        batch = self.batch.step(
+            self._actions, background_ledger=self.background_ledger and not self.full_infos
+        )
         self.last = batch
         self._actions = None
         n = self.n_agents

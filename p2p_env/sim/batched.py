@@ -88,8 +88,14 @@ class BatchedSimulator:
     def __len__(self) -> int:
         return len(self.simulators)
 
-    def step(self, actions: NDArray[np.floating]) -> BatchResult:
+    def step(
+        self, actions: NDArray[np.floating], *, background_ledger: bool = False
+    ) -> BatchResult:
         """Advance every community one slot with ``actions`` (``B x agents x action_size``).
+
+        ``background_ledger``: the blocks are written and hashed on the ledgers' background
+        thread while the caller goes on (see :func:`~p2p_env.sim.simulator.step_communities`):
+        the same blocks, each ledger appending its own when next used.
 
         Raises:
             ValueError: If ``actions`` has another shape.
@@ -97,7 +103,11 @@ class BatchedSimulator:
         shape = (len(self.simulators), self.n_agents, self.action_size)
         if actions.shape != shape:
             raise ValueError(f"actions must have shape {shape}, got {tuple(actions.shape)}")
-        results = tuple(step_communities(self.simulators, actions, self.state))
+        results = tuple(
+            step_communities(
+                self.simulators, actions, self.state, background_ledger=background_ledger
+            )
+        )
         rewards = np.stack([r.rewards for r in results])
         return BatchResult(rewards=rewards, results=results)
 

@@ -22,7 +22,8 @@ queries can say which producer's solar a home, or a PHV's trips, ran on.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ledger import CertificateRegistry, EncodedAppend, Ledger
+from ledger import CertificateRegistry, EncodedAppend, Ledger, PendingAppends
 from ledger.fast import RowTemplates
 from ledger.hashing import JoinedBodies
 from ledger.slot_events import CompiledCertificateWriter, certificate_writer
@@ -223,10 +224,16 @@ class LedgerRecorder:
         encoded_settlements: Sequence[JoinedBodies] | None = None,
         amounts: NDArray[np.int64] | None = None,
         exported: NDArray[np.int64] | None = None,
-    ) -> list[str]:
+        background: bool = False,
+    ) -> list[str | Callable[[], str]]:
         """:meth:`record` of one slot of each of ``B`` communities (one recorder each, each
         with its own ledger), the blocks written and hashed in one call
         (:meth:`ledger.Ledger.append_encoded_many`): the same blocks and hashes.
+
+        ``background``: that call runs on the ledgers' background thread
+        (:meth:`ledger.Ledger.append_encoded_many_in_background`) while the caller goes on;
+        the blocks are appended when a ledger is next used, and a block's hash comes as a
+        function that waits for it (a ``str`` where the block was appended at once).
 
         ``encoded_settlements``: each community's settlement records from
         :meth:`settlements_many`, else each recorder writes its own. ``amounts`` (``B x 5 x
@@ -237,7 +244,7 @@ class LedgerRecorder:
         a market without encoded records, records its slot alone; a ledger that checks
         certificates checks the events of its block as on :meth:`record`.
         """
-        hashes = [""] * len(recorders)
+        hashes: list[str | Callable[[], str]] = [""] * len(recorders)
         appends: list[tuple[int, EncodedAppend]] = []
         for recorder in recorders:
             if recorder.ledger is None:
@@ -258,6 +265,11 @@ class LedgerRecorder:
                 )
             block = recorder._encoded_append(slot_flows, outcome, settlement, given, certificates)
             appends.append((b, block))
+        if background:
+            pending = Ledger.append_encoded_many_in_background([append for _, append in appends])
+            for k, (b, _) in enumerate(appends):
+                hashes[b] = partial(_hex_hash, pending, k)
+            return hashes
         Ledger.append_encoded_many([append for _, append in appends])
         for b, append in appends:
             hashes[b] = append.ledger.head_hash.hex()
@@ -440,6 +452,11 @@ class LedgerRecorder:
             {"agent": agent, **{name: values[i] for name, values in lists.items()}}
             for i, agent in enumerate(self.community.agents)
         ]
+
+
+def _hex_hash(pending: PendingAppends, k: int) -> str:
+    """The hash (hex) of the ``k``-th block of ``pending``, once appended."""
+    return pending.block_hash(k).hex()
 
 
 def _settlement_columns(metered_wh: NDArray[np.int64], s: Settlement) -> dict[str, Any]:

@@ -20,7 +20,7 @@ No RL library is imported here; :mod:`p2p_env.envs` wraps this in PettingZoo and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -44,6 +44,26 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 
+class _BlockHash:
+    """:attr:`SlotResult.block_hash`: given as the hash, or as a function that waits for it
+    (a block hashed in the background, :meth:`LedgerRecorder.record_many`), called on the
+    first read and then kept. A data descriptor set on the class after the dataclass is made,
+    so that the frozen dataclass's ``__init__`` sets the field through :meth:`__set__`."""
+
+    _key = "_block_hash"
+
+    def __get__(self, obj: object, owner: type | None = None) -> str:
+        if obj is None:
+            raise AttributeError("block_hash is read from a SlotResult")
+        value: str | Callable[[], str] = obj.__dict__[self._key]
+        if not isinstance(value, str):
+            value = obj.__dict__[self._key] = value()
+        return value
+
+    def __set__(self, obj: object, value: str | Callable[[], str]) -> None:
+        obj.__dict__[self._key] = value
+
+
 @dataclass(frozen=True)
 class SlotResult:
     """What one slot did, per agent (arrays in agent order)."""
@@ -63,11 +83,21 @@ class SlotResult:
     outcome: MarketOutcome
     flows: SlotFlows
     block_hash: str
+    """The hash (hex) of the slot's ledger block ("" without a ledger). The constructor also
+    takes a function that waits for the hash (see :class:`_BlockHash`)."""
     soc: FloatArray
     """Per agent, state of charge as a fraction of capacity (NaN: no storage)."""
     info_columns: FloatArray
     """The numbers of the agents' infos, one row per key of
     :data:`p2p_env.sim._step_layout.INFO_KEYS` (``keys x agents``; :func:`info_columns`)."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A pickle or copy holds the block's hash, not the function that waits for it."""
+        _ = self.block_hash
+        return self.__dict__
+
+
+SlotResult.block_hash = _BlockHash()  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -272,7 +302,11 @@ class CommunitySimulator:
 
 
 def step_communities(
-    sims: Sequence[CommunitySimulator], actions: NDArray[np.floating], state: SimState
+    sims: Sequence[CommunitySimulator],
+    actions: NDArray[np.floating],
+    state: SimState,
+    *,
+    background_ledger: bool = False,
 ) -> list[SlotResult]:
     """Advance ``B`` communities of one layout one slot each, as one array program.
 
@@ -287,6 +321,11 @@ def step_communities(
         sims: The communities, all with ``sims[0]``'s config, community and series.
         actions: ``B x agents x action_size``.
         state: The communities' state, row ``b`` being ``sims[b].state`` (updated in place).
+        background_ledger: Write and hash the blocks on the ledgers' background thread
+            (:meth:`LedgerRecorder.record_many`), while the caller goes on: each ledger appends
+            its block when next used, and each result's ``block_hash`` waits for its block when
+            first read. For a caller that does not read the hash at once (the batched VecEnv
+            without full infos): it takes the hashing off the step's path.
     """
     lead = sims[0]
     c, s = lead.community, lead.series
@@ -320,7 +359,8 @@ def step_communities(
     ]
     settled = [done.settlement.row(b) for b in range(len(sims))]
     ledgers = [sim.recorder for sim in sims if type(sim.recorder) is LedgerRecorder]
-    if len(ledgers) == len(sims) > 1:
+    hashes: list[str | Callable[[], str]]
+    if len(ledgers) == len(sims) and (len(sims) > 1 or background_ledger):
         # Every community's settlement records, certificate events and block in one call each.
         f = done.flows
         amounts = np.stack(
@@ -341,6 +381,7 @@ def step_communities(
             LedgerRecorder.settlements_many(ledgers, done.metered_wh, done.settlement),
             amounts=amounts,
             exported=np.maximum(-done.metered_wh, 0),
+            background=background_ledger,
         )
     else:
         hashes = [
@@ -364,7 +405,8 @@ def step_communities(
                 decoded=rows[b],
                 outcome=outcome,
                 flows=flows[b],
-                block_hash=block_hash,
+                # A str, or (blocks hashed in the background) a function that gives it.
+                block_hash=block_hash,  # type: ignore[arg-type]
                 soc=done.soc[b],
                 info_columns=done.info_columns[:, b],
             )

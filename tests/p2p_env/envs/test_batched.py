@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -141,3 +143,46 @@ def test_returned_observations_are_never_overwritten() -> None:
     for obs, snapshot in returned:
         np.testing.assert_array_equal(obs, snapshot)
     vec.close()
+
+
+@pytest.mark.parametrize("n_communities", [1, 3])
+def test_blocks_hashed_in_the_background_are_the_same(n_communities: int) -> None:
+    """The default VecEnv hashes its blocks while the next step runs: the same chains as
+    hashing them at once, each block appended before its ledger is read."""
+    from ledger import hashing
+
+    hashing.set_threads(2)  # the background thread runs where two threads may
+    try:
+        vecs = [
+            BatchedCommunityVecEnv(
+                n_communities=n_communities, seed=3, background_ledger=background
+            )
+            for background in (True, False)
+        ]
+        rng = np.random.default_rng(8)
+        for vec in vecs:
+            vec.reset()
+        for _step in range(48 + 5):  # past the first episode's end (its ledger ends there)
+            actions = rng.uniform(-1, 1, (vecs[0].num_envs, vecs[0].batch.action_size))
+            dones = [vec.step(actions)[2] for vec in vecs]
+            if dones[0].any():
+                continue  # each community reset: its next episode has a new, empty ledger
+            ledgers = [[env.sim.recorder.ledger for env in vec.envs] for vec in vecs]
+            # Taken by the background thread, and not waited for by the step.
+            assert all(ledger._pending is not None for ledger in ledgers[0])  # type: ignore[union-attr]
+            assert all(ledger._pending is None for ledger in ledgers[1])  # type: ignore[union-attr]
+        background, at_once = (vec.last for vec in vecs)
+        assert background is not None
+        assert at_once is not None
+        # A copy (or pickle) of a result holds the hash, not the function that waits for it.
+        copied = copy.copy(background.results[0])
+        assert copied.__dict__["_block_hash"] == at_once.results[0].block_hash != ""
+        assert background.block_hashes == at_once.block_hashes
+        assert vecs[0].head_hashes == vecs[1].head_hashes
+        for a, b in zip(vecs[0].envs, vecs[1].envs, strict=True):
+            assert a.sim.recorder.ledger.verify().ok  # type: ignore[union-attr]
+            assert len(a.sim.recorder.ledger) == len(b.sim.recorder.ledger) == 5  # type: ignore[union-attr, arg-type]
+        for vec in vecs:
+            vec.close()
+    finally:
+        hashing.set_threads(None)

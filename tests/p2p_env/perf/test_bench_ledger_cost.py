@@ -10,6 +10,7 @@ import pytest
 
 import ledger.chain
 import p2p_env
+from p2p_env.envs.batched import BatchedCommunityVecEnv
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,25 @@ def test_each_ledger_mode_and_its_undoing(script: ModuleType) -> None:
     assert chain.header(2).merkle_root != bytes(32)
     assert chain.header(2).slot == chain.header(1).slot + 2
     env.close()
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_no_hashing_holds_for_the_batched_communities(script: ModuleType, background: bool) -> None:
+    encoders = {name: getattr(ledger.chain, name) for name in script._ENCODERS}
+    vec = BatchedCommunityVecEnv(n_communities=2, seed=0, background_ledger=background)
+    vec.reset()
+    actions = np.zeros((vec.num_envs, vec.batch.action_size), dtype=np.float32)
+    vec.step(actions)
+    with script.ledger_mode("no hashing", vec.envs):
+        vec.step(actions)
+    vec.step(actions)
+    for env in vec.envs:
+        chain = env.sim.recorder.ledger  # type: ignore[union-attr]
+        roots = [chain.header(h).merkle_root for h in range(3)]  # type: ignore[union-attr]
+        assert roots[1] == bytes(32) != roots[0]
+        assert roots[2] != bytes(32)
+    assert {name: getattr(ledger.chain, name) for name in script._ENCODERS} == encoders
+    vec.close()
 
 
 def test_the_costs_of_one_short_round(script: ModuleType) -> None:
