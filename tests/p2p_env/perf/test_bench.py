@@ -97,3 +97,24 @@ def test_bench_is_a_real_command() -> None:
     assert result.exit_code == 0
     assert "--quick" in result.output
     assert "not available yet" not in result.output
+
+
+def test_rounds_alternate_from_a_fresh_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    from p2p_env import benchmark
+
+    events: list[str] = []
+    monkeypatch.setattr(benchmark.gc, "collect", lambda: events.append("collect") or 0)
+    ceilings = iter([10.0, 20.0])
+    rates = iter([1.0, 4.0])
+
+    def null_rate() -> float:
+        events.append("null")
+        return next(ceilings)
+
+    def rate() -> float:
+        events.append("rate")
+        return next(rates)
+
+    measured, ratios, nulls = benchmark.interleaved(null_rate, rate, 2)
+    assert (measured, ratios, nulls) == ([1.0, 4.0], [0.1, 0.2], [10.0, 20.0])
+    assert events == ["collect", "null", "collect", "rate"] * 2
