@@ -93,6 +93,16 @@ def _prepared(appends: Sequence[EncodedAppend]) -> list[tuple[int, Groups, dict[
     ]
 
 
+def _append_encoded(
+    a: EncodedAppend, counts: dict[str, int], block: tuple[Sequence[bytes], bytes, bytes]
+) -> BlockHeader:
+    """Append ``a``'s block to its ledger, from its records, leaf hashes and root."""
+    records, leaves, root = block
+    return a.ledger._append(
+        a.slot, a.params_json, records, leaves, root, counts, a.certificate_events, a.start
+    )
+
+
 class PendingAppends:
     """The next block of several ledgers, its records being written and hashed in the
     background (:meth:`Ledger.append_encoded_many_in_background`).
@@ -145,23 +155,12 @@ class PendingAppends:
         headers: list[BlockHeader] = []
         try:
             encoded = self._job.result()
-            for a, (_, _, counts), (records, leaves, root) in zip(
+            for a, (_, _, counts), block in zip(
                 self._appends, self._prepared, encoded, strict=True
             ):
                 ledger = a.ledger
                 ledger._pending = None
-                headers.append(
-                    ledger._append(
-                        a.slot,
-                        a.params_json,
-                        records,
-                        leaves,
-                        root,
-                        counts,
-                        a.certificate_events,
-                        a.start,
-                    )
-                )
+                headers.append(_append_encoded(a, counts, block))
                 self._hashes.append(ledger._store.block_hash(len(ledger._store) - 1))
         except BaseException as exc:
             # The ledgers from the first without a header on lack their block: each says so
@@ -459,19 +458,8 @@ class Ledger:
         prepared = _prepared(appends)
         encoded = encode_blocks([p[0] for p in prepared], [p[1] for p in prepared])
         return [
-            a.ledger._append(
-                a.slot,
-                a.params_json,
-                records,
-                leaves,
-                root,
-                counts,
-                a.certificate_events,
-                a.start,
-            )
-            for a, (_, _, counts), (records, leaves, root) in zip(
-                appends, prepared, encoded, strict=True
-            )
+            _append_encoded(a, counts, block)
+            for a, (_, _, counts), block in zip(appends, prepared, encoded, strict=True)
         ]
 
     @staticmethod
