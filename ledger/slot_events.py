@@ -482,6 +482,10 @@ class _WriterBatch:
         self.heads: Any = List([w._heads for w in writers])
         self.meta: Any = List([w._meta for w in writers])
         self.versions = [w._version for w in writers]
+        # numba compiles a typed list's methods in every process, on first use (about 0.4 s
+        # for the lists, 0.14 s for an item assignment): assign once here, so that the first
+        # reset or larger pool (refresh) does not pay it in the middle of a run.
+        self.lots[0], self.heads[0], self.meta[0] = self.lots[0], self.heads[0], self.meta[0]
 
     def refresh(self) -> None:
         for b, writer in enumerate(self.writers):
