@@ -122,6 +122,9 @@ Bodies = Sequence[bytes] | JoinedBodies
 Groups = Sequence[tuple[int, Bodies]]
 """A block's bodies: ``(kind, bodies)`` pairs in block order."""
 
+_Encoded = tuple[Sequence[bytes], bytes, bytes]
+"""A block's records, leaf hashes and root, as :func:`encode_block` gives them."""
+
 
 @dataclass(frozen=True)
 class _Kernels:
@@ -222,17 +225,8 @@ def encode_blocks(
     Raises:
         ValueError: If ``heights`` and ``blocks`` differ in length.
     """
-    if len(heights) != len(blocks):
-        raise ValueError(f"encode_blocks: {len(heights)} heights for {len(blocks)} blocks")
-    kernels = _kernels if _backend is not None else _load()
-    out: list[tuple[Sequence[bytes], bytes, bytes] | None] = [None] * len(blocks)
-    usual: list[int] = []
-    if kernels is not None and blocks:
-        kinds = [kind for kind, _ in blocks[0]]
-        for k, groups in enumerate(blocks):
-            n = sum(len(bodies) for _, bodies in groups)
-            if n and _plan(n) is None and [kind for kind, _ in groups] == kinds:
-                usual.append(k)
+    kernels, usual = _one_call(heights, blocks, any_size=False)
+    out = _alone(heights, blocks, usual)
     if usual:
         assert kernels is not None
         done = _compiled_encode_blocks(
@@ -240,10 +234,45 @@ def encode_blocks(
         )
         for k, encoded in zip(usual, done, strict=True):
             out[k] = encoded
-    return [
-        encode_block(height, groups) if encoded is None else encoded
-        for height, groups, encoded in zip(heights, blocks, out, strict=True)
-    ]
+    return _complete(out)
+
+
+def _one_call(
+    heights: Sequence[int], blocks: Sequence[Groups], *, any_size: bool
+) -> tuple[_Kernels | None, list[int]]:
+    """The compiled kernels and the blocks one call of the blocks kernel takes: those of at
+    least one record whose groups are of the first block's kinds and, unless ``any_size``,
+    below the threaded hashing's threshold.
+
+    Raises:
+        ValueError: If ``heights`` and ``blocks`` differ in length.
+    """
+    if len(heights) != len(blocks):
+        raise ValueError(f"encode_blocks: {len(heights)} heights for {len(blocks)} blocks")
+    kernels = _kernels if _backend is not None else _load()
+    usual: list[int] = []
+    if kernels is not None and blocks:
+        kinds = [kind for kind, _ in blocks[0]]
+        for k, groups in enumerate(blocks):
+            n = sum(len(bodies) for _, bodies in groups)
+            if n and (any_size or _plan(n) is None) and [kind for kind, _ in groups] == kinds:
+                usual.append(k)
+    return kernels, usual
+
+
+def _alone(
+    heights: Sequence[int], blocks: Sequence[Groups], usual: Sequence[int]
+) -> list[_Encoded | None]:
+    """:func:`encode_block` of each block but the ``usual`` ones (``None`` in their places)."""
+    taken = set(usual)
+    return [None if k in taken else encode_block(heights[k], blocks[k]) for k in range(len(blocks))]
+
+
+def _complete(out: list[_Encoded | None]) -> list[_Encoded]:
+    """``out`` once every block is in it."""
+    if any(encoded is None for encoded in out):
+        raise AssertionError("a block was left unencoded")
+    return out  # type: ignore[return-value]
 
 
 class BlocksJob:
@@ -252,16 +281,16 @@ class BlocksJob:
 
     def __init__(
         self,
-        done: list[tuple[Sequence[bytes], bytes, bytes] | None],
+        done: list[_Encoded | None],
         work: _BlocksWork | None = None,
         usual: Sequence[int] = (),
         future: Future[list[bool]] | None = None,
     ) -> None:
         self._done = done
         self._work, self._usual, self._future = work, usual, future
-        self._result: list[tuple[Sequence[bytes], bytes, bytes]] | None = None
+        self._result: list[_Encoded] | None = None
 
-    def result(self) -> list[tuple[Sequence[bytes], bytes, bytes]]:
+    def result(self) -> list[_Encoded]:
         """Each block's records, leaves and root (waits for the background thread).
 
         Raises:
@@ -274,9 +303,7 @@ class BlocksJob:
                 for k, encoded in zip(self._usual, self._work.finish(ok), strict=True):
                     self._done[k] = encoded
                 self._work = self._future = None  # the buffers go with the blocks
-            assert all(encoded is not None for encoded in self._done)
-            self._result = self._done  # type: ignore[assignment]
-        assert self._result is not None
+            self._result = _complete(self._done)
         return self._result
 
 
@@ -295,23 +322,12 @@ def encode_blocks_in_background(heights: Sequence[int], blocks: Sequence[Groups]
     Raises:
         ValueError: If ``heights`` and ``blocks`` differ in length.
     """
-    if len(heights) != len(blocks):
-        raise ValueError(f"encode_blocks: {len(heights)} heights for {len(blocks)} blocks")
-    kernels = _kernels if _backend is not None else _load()
-    usual: list[int] = []
-    if kernels is not None and blocks and threads() > 1:
-        kinds = [kind for kind, _ in blocks[0]]
-        for k, groups in enumerate(blocks):
-            if sum(len(bodies) for _, bodies in groups) and [kind for kind, _ in groups] == kinds:
-                usual.append(k)
-    if not usual:
+    kernels, usual = _one_call(heights, blocks, any_size=True)
+    if not usual or threads() == 1:
         return BlocksJob(list(encode_blocks(heights, blocks)))
     assert kernels is not None
-    taken = set(usual)
-    done: list[tuple[Sequence[bytes], bytes, bytes] | None] = [
-        None if k in taken else encode_block(heights[k], blocks[k]) for k in range(len(blocks))
-    ]
     work = _BlocksWork(kernels, [heights[k] for k in usual], [blocks[k] for k in usual])
+    done = _alone(heights, blocks, usual)
     return BlocksJob(done, work, usual, _submit_background(work.run))
 
 
