@@ -240,8 +240,7 @@ class Ledger:
     def close(self) -> None:
         """Close the backend (idempotent)."""
         try:
-            if self._pending is not None:  # a block hashed in the background: stored first
-                self._pending.wait()
+            self._settle()  # a block hashed in the background: stored first
         finally:
             self._store.close()
 
@@ -262,9 +261,13 @@ class Ledger:
     def store(self) -> LedgerStore:
         """Where the blocks are (a block still being hashed in the background is appended
         first)."""
+        self._settle()
+        return self._store
+
+    def _settle(self) -> None:
+        """Append the block being hashed in the background, if any (waits for it)."""
         if self._pending is not None:
             self._pending.wait()
-        return self._store
 
     @property
     def checks_certificates(self) -> bool:
@@ -520,8 +523,7 @@ class Ledger:
         return height, groups, counts
 
     def _check_slot(self, slot: int, start: str | None) -> None:
-        if self._pending is not None:
-            self._pending.wait()
+        self._settle()
         if type(slot) is not int or not 0 <= slot <= INT_MAX:
             raise RecordError(f"slot must be a non-negative integer below 2**63, got {slot!r}")
         if self._last_slot is None:

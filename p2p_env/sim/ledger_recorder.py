@@ -265,12 +265,13 @@ class LedgerRecorder:
                 )
             block = recorder._encoded_append(slot_flows, outcome, settlement, given, certificates)
             appends.append((b, block))
+        blocks = [append for _, append in appends]
         if background:
-            pending = Ledger.append_encoded_many_in_background([append for _, append in appends])
+            pending = Ledger.append_encoded_many_in_background(blocks)
             for k, (b, _) in enumerate(appends):
                 hashes[b] = partial(_hex_hash, pending, k)
             return hashes
-        Ledger.append_encoded_many([append for _, append in appends])
+        Ledger.append_encoded_many(blocks)
         for b, append in appends:
             hashes[b] = append.ledger.head_hash.hex()
         return hashes
