@@ -88,6 +88,11 @@ def _table(figures: dict[str, Any]) -> Table:
     table.add_row(
         "homes_20000 as a VecEnv (B = 1)", "", f"{figures['homes_20000_vec_slots_per_s']:,.1f}"
     )
+    table.add_row(
+        "  the same day again (memory used before)",
+        "",
+        f"{figures['homes_20000_vec_again_slots_per_s']:,.1f}",
+    )
     table.add_row("time per step ~ agents^k", f"k = {figures['time_per_step_exponent']:.2f}")
     table.add_row("peak RSS", f"{figures['peak_rss_mib']:,.0f} MiB")
     return table

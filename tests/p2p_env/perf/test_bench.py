@@ -61,6 +61,7 @@ def test_bench_quick_json_has_every_key(tmp_path: Path) -> None:
         assert figures[f"{name}_sha256_peak_floor_slots_per_s"] > 0
     assert figures["homes_20000_brief_infos_slots_per_s"] > 0
     assert figures["homes_20000_vec_slots_per_s"] > 0
+    assert figures["homes_20000_vec_again_slots_per_s"] > 0
     assert 0 < figures["demo_brief_infos_ratio_to_null"] < 1
     assert figures["demo_brief_infos_agent_steps_per_s"] > 0
 
@@ -118,3 +119,40 @@ def test_rounds_alternate_from_a_fresh_collector(monkeypatch: pytest.MonkeyPatch
     measured, ratios, nulls = benchmark.interleaved(null_rate, rate, 2)
     assert (measured, ratios, nulls) == ([1.0, 4.0], [0.1, 0.2], [10.0, 20.0])
     assert events == ["collect", "null", "collect", "rate"] * 2
+
+
+def test_the_same_day_again_repeats_the_first_run() -> None:
+    from p2p_env import benchmark
+    from p2p_env.envs.batched import BatchedCommunityVecEnv
+
+    vec = BatchedCommunityVecEnv(n_communities=2, seed=0)
+    try:
+        first, again = benchmark.batched_rate_twice(vec, 5)
+        assert first > 0
+        assert again > 0
+        assert vec.last is not None
+        repeated = [result.block_hash for result in vec.last.results]
+        # The same days and actions once more from the constructor's seeds: the same blocks.
+        vec.seed(0)
+        benchmark.batched_rate(vec, 5)
+        assert [result.block_hash for result in vec.last.results] == repeated
+        # Another seed steps other days: the check in batched_rate_twice would fail there.
+        vec.seed(1)
+        benchmark.batched_rate(vec, 5)
+        assert [result.block_hash for result in vec.last.results] != repeated
+    finally:
+        vec.close()
+
+
+def test_the_same_day_again_says_when_it_differs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from p2p_env import benchmark
+    from p2p_env.envs.batched import BatchedCommunityVecEnv
+
+    vec = BatchedCommunityVecEnv(n_communities=1, seed=0)
+    seed = vec.seed
+    monkeypatch.setattr(vec, "seed", lambda s=None: seed(s + 1))  # reseeds elsewhere
+    try:
+        with pytest.raises(RuntimeError, match="did not step the same slots"):
+            benchmark.batched_rate_twice(vec, 3)
+    finally:
+        vec.close()
