@@ -23,7 +23,9 @@ then 2           marginal retail price, buyback price, / p_max                  
 Forecasts are the realised series with a seeded multiplicative error whose standard deviation
 grows with the lead time (``env.forecast_error_std * sqrt(lead)``): a noisy oracle, so policies
 cannot see the future exactly. Values are clipped into their bounds, so every observation lies
-inside its space.
+inside its space. The error's normals are ``Generator.standard_normal``'s from each community's
+own generator; a large community's (:data:`COMPILED_NOISE_FROM` values a slot and more) are drawn
+by numba's implementation of the same algorithm, the same values (proven on first use).
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ from p2p_env.sim.simulator import (
 FloatArray = NDArray[np.float64]
 
 SLOTS_PER_DAY_NORM = 48.0
+COMPILED_NOISE_FROM = 4096
+"""Values per community from which the forecast noise is drawn compiled: numba's call costs
+some microseconds more than numpy's, each value a third (the 2,000- and 20,000-home
+communities, not the demonstration's 480 values a slot)."""
 
 
 class ObservationBuilder:
@@ -108,6 +114,7 @@ class ObservationBuilder:
         # The compiled build's arguments, made on first use, and whether it was proven.
         self._static: tuple[NDArray[Any], ...] | None = None
         self._proven = False
+        self._noise_proven = False
 
     def build(self, rng: np.random.Generator) -> NDArray[np.float32]:
         """Observations of every agent at the simulator's current slot."""
@@ -134,7 +141,7 @@ class ObservationBuilder:
         n, batch = c.n_agents, len(sims)
         t = np.fromiter((min(x.slot, n_slots - 1) for x in sims), np.int64, batch)
         # Consumption and PV forecasts: one draw of noise for both (the same stream as two).
-        noise = stack_rows([rng.standard_normal((2, n, h)) for rng in rngs])
+        noise = self._noise(rngs, (2, n, h))
         step = compiled.step_of(sim)
         if step is None:
             return self._numpy(t, noise, plugged_rows(sims, t), state)
@@ -147,6 +154,37 @@ class ObservationBuilder:
                 return expected
             self._proven = True
         return obs
+
+    def _noise(
+        self, rngs: Sequence[np.random.Generator], shape: tuple[int, int, int]
+    ) -> FloatArray:
+        """``B x shape``: row ``b`` is ``rngs[b].standard_normal(shape)``. A large draw runs
+        compiled (:func:`p2p_env.sim._step_kernel.standard_normals`: the same values, a third
+        of the time) once proven on this builder's first large draw against numpy's, with
+        the generator's state; else numpy draws."""
+        size = shape[0] * shape[1] * shape[2]
+        kernels = compiled.kernels() if size >= COMPILED_NOISE_FROM else None
+        if kernels is None:
+            return stack_rows([rng.standard_normal(shape) for rng in rngs])
+        noise = np.empty((len(rngs), *shape))
+        for rng, row in zip(rngs, noise, strict=True):
+            if self._noise_proven:
+                kernels.standard_normals(rng, row)
+                continue
+            state = rng.bit_generator.state
+            kernels.standard_normals(rng, row)
+            numpy_rng = np.random.Generator(type(rng.bit_generator)())
+            numpy_rng.bit_generator.state = state
+            expected = numpy_rng.standard_normal(shape)
+            if (
+                expected.tobytes() != row.tobytes()
+                or numpy_rng.bit_generator.state != rng.bit_generator.state
+            ):
+                compiled.disprove("the compiled forecast noise")
+                rng.bit_generator.state = state
+                return stack_rows([rng.standard_normal(shape) for rng in rngs])
+            self._noise_proven = True
+        return noise
 
     def _numpy(
         self,
