@@ -9,9 +9,9 @@ these 2-core machines, spread over its first clearing, block and step. :func:`co
 does that once up front (``p2p-gym compile``; the Makefile runs it when it builds the
 environment) by running each path on a little work: a few slots of the demonstration community
 with the continuous double auction and with the call auction (a community's slot cleared alone
-too, as a batch leaves a slot it cannot clear to its market), a batch of two communities, a large
-community's forecast noise, one clearing through the order book, and the proofs the loaders run
-(the hashing's threaded path included where there are threads to use it).
+too, as a batch leaves a slot it cannot clear to its market), a batch of two communities, one
+clearing through the order book, and the proofs the loaders run (the hashing's threaded path
+included where there are threads to use it).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from ledger import hashing, slot_events
 from ledger.fast import formatting_backend
 from p2p_env.envs.parallel import P2PCommunityEnv
 from p2p_env.sim import compiled
-from p2p_env.sim.observations import COMPILED_NOISE_FROM
 
 
 def backends() -> dict[str, str]:
@@ -72,12 +71,6 @@ def compile_kernels() -> dict[str, str]:
     for _ in range(2):
         vec.step(rng.uniform(-1.0, 1.0, (vec.num_envs, vec.batch.action_size)))
     vec.close()
-    # The forecast noise of a large community (drawn compiled from COMPILED_NOISE_FROM values):
-    # one community's draw, a C-contiguous row of the B x 2 x agents x horizon noise.
-    step_kernels = compiled.kernels()
-    if step_kernels is not None:
-        noise = np.empty((1, 2, 1, COMPILED_NOISE_FROM))
-        step_kernels.standard_normals(np.random.default_rng(0), noise[0])
     # The matching loop the order book runs for slots the whole-slot kernel does not clear.
     params = ClearingParams(mechanism="cda", price_min=1, price_max=100, tags=("pv",))
     clear(

@@ -24,8 +24,8 @@ Forecasts are the realised series with a seeded multiplicative error whose stand
 grows with the lead time (``env.forecast_error_std * sqrt(lead)``): a noisy oracle, so policies
 cannot see the future exactly. Values are clipped into their bounds, so every observation lies
 inside its space. The error's normals are ``Generator.standard_normal``'s from each community's
-own generator; a large community's (:data:`COMPILED_NOISE_FROM` values a slot and more) are drawn
-by numba's implementation of the same algorithm, the same values (proven on first use).
+own generator, drawn by numba's implementation of the same algorithm where the kernels run (the
+same values, proven on first use).
 """
 
 from __future__ import annotations
@@ -49,10 +49,6 @@ from p2p_env.sim.simulator import (
 FloatArray = NDArray[np.float64]
 
 SLOTS_PER_DAY_NORM = 48.0
-COMPILED_NOISE_FROM = 4096
-"""Values per community from which the forecast noise is drawn compiled: numba's call costs
-some microseconds more than numpy's, each value a third (the 2,000- and 20,000-home
-communities, not the demonstration's 480 values a slot)."""
 
 
 class ObservationBuilder:
@@ -115,6 +111,8 @@ class ObservationBuilder:
         self._static: tuple[NDArray[Any], ...] | None = None
         self._proven = False
         self._noise_proven = False
+        self._generators: list[np.random.Generator] = []
+        self._generator_list: Any = None
 
     def build(self, rng: np.random.Generator) -> NDArray[np.float32]:
         """Observations of every agent at the simulator's current slot."""
@@ -158,33 +156,46 @@ class ObservationBuilder:
     def _noise(
         self, rngs: Sequence[np.random.Generator], shape: tuple[int, int, int]
     ) -> FloatArray:
-        """``B x shape``: row ``b`` is ``rngs[b].standard_normal(shape)``. A large draw runs
-        compiled (:func:`p2p_env.sim._step_kernel.standard_normals`: the same values, a third
-        of the time) once proven on this builder's first large draw against numpy's, with
-        the generator's state; else numpy draws."""
-        size = shape[0] * shape[1] * shape[2]
-        kernels = compiled.kernels() if size >= COMPILED_NOISE_FROM else None
+        """``B x shape``: row ``b`` is ``rngs[b].standard_normal(shape)``, drawn compiled
+        (:func:`p2p_env.sim._step_kernel.standard_normals`: the same values in a third of the
+        time, and none of numpy's per-call cost) once proven on this builder's first draw
+        against numpy's values and the generators' states; else by numpy."""
+        kernels = compiled.kernels()
         if kernels is None:
             return stack_rows([rng.standard_normal(shape) for rng in rngs])
         noise = np.empty((len(rngs), *shape))
-        for rng, row in zip(rngs, noise, strict=True):
-            if self._noise_proven:
-                kernels.standard_normals(rng, row)
-                continue
-            state = rng.bit_generator.state
-            kernels.standard_normals(rng, row)
+        if self._noise_proven:
+            kernels.standard_normals(self._typed_generators(rngs), noise)
+            return noise
+        states = [rng.bit_generator.state for rng in rngs]
+        kernels.standard_normals(self._typed_generators(rngs), noise)
+        expected = []
+        for rng, state in zip(rngs, states, strict=True):
             numpy_rng = np.random.Generator(type(rng.bit_generator)())
             numpy_rng.bit_generator.state = state
-            expected = numpy_rng.standard_normal(shape)
-            if (
-                expected.tobytes() != row.tobytes()
-                or numpy_rng.bit_generator.state != rng.bit_generator.state
-            ):
-                compiled.disprove("the compiled forecast noise")
-                rng.bit_generator.state = state
-                return stack_rows([rng.standard_normal(shape) for rng in rngs])
-            self._noise_proven = True
-        return noise
+            expected.append(numpy_rng.standard_normal(shape))
+            if numpy_rng.bit_generator.state != rng.bit_generator.state:
+                break
+        else:
+            if np.stack(expected).tobytes() == noise.tobytes():
+                self._noise_proven = True
+                return noise
+        compiled.disprove("the compiled forecast noise")
+        for rng, state in zip(rngs, states, strict=True):
+            rng.bit_generator.state = state
+        return stack_rows([rng.standard_normal(shape) for rng in rngs])
+
+    def _typed_generators(self, rngs: Sequence[np.random.Generator]) -> Any:
+        """``rngs`` as a ``numba.typed.List`` (each generator unboxed once), kept until a
+        community gets a new generator (a reset). The list holds a reference to each
+        generator, so none is freed (nor its address reused) while it is kept."""
+        kept = self._generators
+        if len(kept) != len(rngs) or any(a is not b for a, b in zip(kept, rngs, strict=True)):
+            from numba.typed import List  # here: the kernels run, so numba is there
+
+            self._generators = list(rngs)
+            self._generator_list = List(rngs)
+        return self._generator_list
 
     def _numpy(
         self,

@@ -15,7 +15,7 @@ from p2p_env.config import GymConfig
 from p2p_env.envs.batched import BatchedCommunityVecEnv
 from p2p_env.sim import _step_kernel, compiled
 from p2p_env.sim.actions import decode
-from p2p_env.sim.observations import COMPILED_NOISE_FROM, ObservationBuilder
+from p2p_env.sim.observations import ObservationBuilder
 from p2p_env.sim.simulator import (
     CommunitySimulator,
     MarketArrays,
@@ -54,7 +54,7 @@ EPISODES = [
         "env.reward_scale": 3.0,
     },
     {"env.green_preference_jpy_per_kwh": 2.5, "env.episode_days": 2},
-    # A forecast of 72 slots: 4,320 noise values a slot, drawn compiled (COMPILED_NOISE_FROM).
+    # A forecast of 72 slots: 4,320 noise values a slot.
     {"env.forecast_horizon_slots": 72},
 ]
 
@@ -204,55 +204,55 @@ def test_wrong_observations_are_caught(monkeypatch: pytest.MonkeyPatch) -> None:
         compiled.use_python(False)
 
 
-def _counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count the calls of the compiled noise kernel (each call's values)."""
-    calls: list[int] = []
+def _counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
+    """Record the shape of each call of the compiled noise kernel."""
+    calls: list[tuple[int, ...]] = []
     kernel = _step_kernel.standard_normals
 
-    def counted(generator: np.random.Generator, out: np.ndarray) -> None:
-        calls.append(out.size)
-        kernel(generator, out)
+    def counted(generators: Any, out: np.ndarray) -> None:
+        calls.append(out.shape)
+        kernel(generators, out)
 
     monkeypatch.setattr(_step_kernel, "standard_normals", counted)
     return calls
 
 
 @pytest.mark.parametrize("batch", [1, 3])
-def test_large_forecast_noise_is_numpys_drawn_compiled(
+def test_forecast_noise_is_numpys_drawn_compiled(
     monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
     env = p2p_env.parallel_env(config="higashifuji_demo", seed=0)
     builder = env.observations_builder
     calls = _counted(monkeypatch)
-    shape = (2, 30, 80)  # 4,800 values
-    assert shape[0] * shape[1] * shape[2] >= COMPILED_NOISE_FROM
     rngs = [np.random.default_rng(seed) for seed in range(batch)]
     expected_rngs = [np.random.default_rng(seed) for seed in range(batch)]
-    for _ in range(2):  # proven on the first draw, then drawn without the proof
+    kept = None
+    for shape in [(2, 30, 8), (2, 30, 8), (2, 300, 20)]:  # proven on the first draw
         got = builder._noise(rngs, shape)
         expected = np.stack([rng.standard_normal(shape) for rng in expected_rngs])
         assert got.tobytes() == expected.tobytes()
         assert [r.bit_generator.state for r in rngs] == [
             r.bit_generator.state for r in expected_rngs
         ]
-    assert builder._noise_proven
-    assert calls == [4800] * 2 * batch
-    # Below the threshold numpy draws (the demonstration's 480 values a slot).
-    small = builder._noise(rngs, (2, 30, 8))
-    assert len(calls) == 2 * batch
-    assert (
-        small.tobytes()
-        == np.stack([r.standard_normal((2, 30, 8)) for r in expected_rngs]).tobytes()
-    )
+        assert builder._noise_proven
+        # One typed list of the generators, kept while they are the same.
+        kept = kept or builder._generator_list
+        assert builder._generator_list is kept
+    assert calls == [(batch, 2, 30, 8), (batch, 2, 30, 8), (batch, 2, 300, 20)]
+    # A new generator (a reset): a new list, with its values.
+    rngs[-1] = np.random.default_rng(99)
+    got = builder._noise(rngs, (2, 30, 8))
+    assert builder._generator_list is not kept
+    assert got[-1].tobytes() == np.random.default_rng(99).standard_normal((2, 30, 8)).tobytes()
     env.close()
 
 
 def test_wrong_forecast_noise_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     kernel = _step_kernel.standard_normals
 
-    def shifted(generator: np.random.Generator, out: np.ndarray) -> None:
-        kernel(generator, out)
-        out[0, 0, 0] += 1.0
+    def shifted(generators: Any, out: np.ndarray) -> None:
+        kernel(generators, out)
+        out[-1, 0, 0, 0] += 1.0
 
     monkeypatch.setattr(_step_kernel, "standard_normals", shifted)
     env = p2p_env.parallel_env(config="higashifuji_demo", seed=0)
@@ -260,10 +260,10 @@ def test_wrong_forecast_noise_is_caught(monkeypatch: pytest.MonkeyPatch) -> None
     rngs = [np.random.default_rng(7), np.random.default_rng(8)]
     expected_rngs = [np.random.default_rng(7), np.random.default_rng(8)]
     try:
-        got = builder._noise(rngs, (2, 30, 80))
+        got = builder._noise(rngs, (2, 30, 8))
         assert "compiled forecast noise differed" in compiled.backend()
         # numpy's values, and each generator where numpy's draw leaves it.
-        expected = np.stack([rng.standard_normal((2, 30, 80)) for rng in expected_rngs])
+        expected = np.stack([rng.standard_normal((2, 30, 8)) for rng in expected_rngs])
         assert got.tobytes() == expected.tobytes()
         assert [r.bit_generator.state for r in rngs] == [
             r.bit_generator.state for r in expected_rngs
