@@ -131,9 +131,18 @@ class LedgerRecorder:
         return self.ledger.head_hash.hex() if self.ledger is not None and len(self.ledger) else ""
 
     def reset(self) -> None:
-        """Start the next episode's ledger; the previous one is closed (files stay on disk)."""
-        if self.ledger is not None and self.path is not None:
-            self.ledger.close()
+        """Start the next episode's ledger; the previous one is closed (files stay on disk), or
+        in memory settled: its last block, if hashed in the background, appended now, so that
+        nothing but its readers keeps it.
+
+        Raises:
+            LedgerError: The previous ledger's last block, hashed in the background, failed.
+        """
+        if self.ledger is not None:
+            if self.path is not None:
+                self.ledger.close()
+            else:
+                self.ledger.settle()
         self.episode += 1
         self.registry = CertificateRegistry()
         self.writer.reset()  # keeps the holders' encoded names (O(agents) to build)

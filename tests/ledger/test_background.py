@@ -92,6 +92,7 @@ def test_every_read_and_write_sees_the_block() -> None:
         "store": lambda led: led.store.records(1),
         "verify": lambda led: led.verify().ok,
         "history_root": lambda led: led.history_root(),
+        "settle": lambda led: (led.settle(), led._pending, led.head_hash),
     }
     for name, read in reads.items():
         ledgers = pending_pair()
@@ -152,7 +153,12 @@ def test_a_failure_in_the_background_is_said_at_every_use(monkeypatch: pytest.Mo
         [EncodedAppend(ledger, **block(k, 1)) for k, ledger in enumerate(ledgers)]
     )
     monkeypatch.undo()
-    for use in (pending.wait, lambda: ledgers[0].head_hash, lambda: len(ledgers[1])):
+    for use in (
+        pending.wait,
+        lambda: ledgers[0].head_hash,
+        lambda: len(ledgers[1]),
+        ledgers[1].settle,
+    ):
         with pytest.raises(LedgerError, match="in the background failed: MemoryError"):
             use()
     # Neither ledger got the block, and neither goes on as if it had: no silent gap.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import gc
+import weakref
 
 import numpy as np
 import pytest
@@ -185,4 +187,30 @@ def test_blocks_hashed_in_the_background_are_the_same(n_communities: int) -> Non
         for vec in vecs:
             vec.close()
     finally:
+        hashing.set_threads(None)
+
+
+def test_an_ended_episodes_ledger_is_freed_without_the_cyclic_collector() -> None:
+    """At an episode's end the ledger whose last block is being hashed in the background is
+    settled: nothing keeps it (a ledger and its pending block refer to each other, and a
+    20,000-home day of records, about 1 GB, waited for a full collection)."""
+    from ledger import hashing
+
+    hashing.set_threads(2)  # the background thread runs where two threads may
+    vec = BatchedCommunityVecEnv(n_communities=2, seed=3, keep_records=True)
+    gc.collect()
+    gc.disable()
+    try:
+        vec.reset()
+        ended = [weakref.ref(env.sim.recorder.ledger) for env in vec.envs]
+        actions = np.zeros((vec.num_envs, vec.batch.action_size))
+        for _step in range(47):
+            assert not vec.step(actions)[2].any()
+        assert all(ref()._pending is not None for ref in ended)  # type: ignore[union-attr]
+        assert vec.step(actions)[2].all()  # the day's last slot: every community reset
+        assert [ref() for ref in ended] == [None, None]
+        assert all(len(env.sim.recorder.ledger) == 0 for env in vec.envs)  # type: ignore[arg-type]
+    finally:
+        gc.enable()
+        vec.close()
         hashing.set_threads(None)
