@@ -114,6 +114,10 @@ class ObservationBuilder:
         self._generators: list[np.random.Generator] = []
         self._generator_list: Any = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy lists its own generators anew (a copied typed list would hold others)."""
+        return {**self.__dict__, "_generators": [], "_generator_list": None}
+
     def build(self, rng: np.random.Generator) -> NDArray[np.float32]:
         """Observations of every agent at the simulator's current slot."""
         obs: NDArray[np.float32] = self.build_many((self.sim,), (rng,), self.sim.state)[0]
@@ -167,23 +171,26 @@ class ObservationBuilder:
         if self._noise_proven:
             kernels.standard_normals(self._typed_generators(rngs), noise)
             return noise
-        states = [rng.bit_generator.state for rng in rngs]
+        # numpy's draws from copies (one per distinct generator: communities may share one,
+        # whose draws then follow each other), against the kernel's from the generators.
+        copies: dict[int, tuple[np.random.Generator, np.random.Generator]] = {}
+        for rng in rngs:
+            if id(rng) not in copies:
+                numpy_rng = np.random.Generator(type(rng.bit_generator)())
+                numpy_rng.bit_generator.state = rng.bit_generator.state
+                copies[id(rng)] = (rng, numpy_rng)
+        expected = np.stack([copies[id(rng)][1].standard_normal(shape) for rng in rngs])
         kernels.standard_normals(self._typed_generators(rngs), noise)
-        expected = []
-        for rng, state in zip(rngs, states, strict=True):
-            numpy_rng = np.random.Generator(type(rng.bit_generator)())
-            numpy_rng.bit_generator.state = state
-            expected.append(numpy_rng.standard_normal(shape))
-            if numpy_rng.bit_generator.state != rng.bit_generator.state:
-                break
-        else:
-            if np.stack(expected).tobytes() == noise.tobytes():
-                self._noise_proven = True
-                return noise
+        if expected.tobytes() == noise.tobytes() and all(
+            rng.bit_generator.state == numpy_rng.bit_generator.state
+            for rng, numpy_rng in copies.values()
+        ):
+            self._noise_proven = True
+            return noise
         compiled.disprove("the compiled forecast noise")
-        for rng, state in zip(rngs, states, strict=True):
-            rng.bit_generator.state = state
-        return stack_rows([rng.standard_normal(shape) for rng in rngs])
+        for rng, numpy_rng in copies.values():
+            rng.bit_generator.state = numpy_rng.bit_generator.state
+        return expected
 
     def _typed_generators(self, rngs: Sequence[np.random.Generator]) -> Any:
         """``rngs`` as a ``numba.typed.List`` (each generator unboxed once), kept until a

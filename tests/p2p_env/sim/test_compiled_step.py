@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -244,6 +245,30 @@ def test_forecast_noise_is_numpys_drawn_compiled(
     got = builder._noise(rngs, (2, 30, 8))
     assert builder._generator_list is not kept
     assert got[-1].tobytes() == np.random.default_rng(99).standard_normal((2, 30, 8)).tobytes()
+    env.close()
+
+
+def test_forecast_noise_from_a_shared_generator_is_numpys() -> None:
+    """Communities may share a generator: numpy then draws their noise one after the other,
+    and so does the kernel (the proof must expect that, not fail on it)."""
+    env = p2p_env.parallel_env(config="higashifuji_demo", seed=0)
+    builder = env.observations_builder
+    shared, own = np.random.default_rng(5), np.random.default_rng(6)
+    twin_shared, twin_own = np.random.default_rng(5), np.random.default_rng(6)
+    for _ in range(2):
+        got = builder._noise([shared, own, shared], (2, 30, 8))
+        expected = np.stack(
+            [r.standard_normal((2, 30, 8)) for r in (twin_shared, twin_own, twin_shared)]
+        )
+        assert got.tobytes() == expected.tobytes()
+        assert shared.bit_generator.state == twin_shared.bit_generator.state
+        assert own.bit_generator.state == twin_own.bit_generator.state
+    assert builder._noise_proven
+    assert compiled.backend() == "compiled"
+    # A copy of a builder lists its own generators anew.
+    copied = copy.copy(builder)
+    assert (copied._generators, copied._generator_list) == ([], None)
+    assert builder._generator_list is not None
     env.close()
 
 
