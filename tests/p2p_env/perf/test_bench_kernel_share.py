@@ -19,6 +19,7 @@ SLOT_KERNELS = {
     "_format_kernel.fill",
     "_sha_kernel.encoded_block_kernel",
     "_step_kernel.observe_slot",
+    "_step_kernel.standard_normals",
 }
 
 
