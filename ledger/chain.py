@@ -238,9 +238,10 @@ class Ledger:
             raise
 
     def close(self) -> None:
-        """Close the backend (idempotent)."""
+        """Append the block being hashed in the background, if any, then close the backend
+        (idempotent; an in-memory ledger stays readable)."""
         try:
-            self.settle()  # a block hashed in the background: stored first
+            self._settle()  # a block hashed in the background: stored first
         finally:
             self._store.close()
 
@@ -261,20 +262,11 @@ class Ledger:
     def store(self) -> LedgerStore:
         """Where the blocks are (a block still being hashed in the background is appended
         first)."""
-        self.settle()
+        self._settle()
         return self._store
 
-    def settle(self) -> None:
-        """Append the block being hashed in the background, if any (waits for it).
-
-        Every read and write of the ledger does this first. An owner done with the ledger (a
-        recorder starting the next episode's) calls it so that the block is complete and the
-        background job's buffers are let go at once: until then the ledger and its pending
-        block refer to each other, and only Python's cyclic garbage collector would free them.
-
-        Raises:
-            LedgerError: The block could not be written, hashed or stored.
-        """
+    def _settle(self) -> None:
+        """Append the block being hashed in the background, if any (waits for it)."""
         if self._pending is not None:
             self._pending.wait()
 
@@ -532,7 +524,7 @@ class Ledger:
         return height, groups, counts
 
     def _check_slot(self, slot: int, start: str | None) -> None:
-        self.settle()
+        self._settle()
         if type(slot) is not int or not 0 <= slot <= INT_MAX:
             raise RecordError(f"slot must be a non-negative integer below 2**63, got {slot!r}")
         if self._last_slot is None:

@@ -131,18 +131,16 @@ class LedgerRecorder:
         return self.ledger.head_hash.hex() if self.ledger is not None and len(self.ledger) else ""
 
     def reset(self) -> None:
-        """Start the next episode's ledger; the previous one is closed (files stay on disk), or
-        in memory settled: its last block, if hashed in the background, appended now, so that
-        nothing but its readers keeps it.
+        """Start the next episode's ledger; the previous one is closed (files stay on disk; one
+        in memory stays readable): its last block, if hashed in the background, is appended
+        now, so that nothing but its readers keeps it (a ledger and its pending block refer to
+        each other, which only a full garbage collection would free).
 
         Raises:
             LedgerError: The previous ledger's last block, hashed in the background, failed.
         """
         if self.ledger is not None:
-            if self.path is not None:
-                self.ledger.close()
-            else:
-                self.ledger.settle()
+            self.ledger.close()
         self.episode += 1
         self.registry = CertificateRegistry()
         self.writer.reset()  # keeps the holders' encoded names (O(agents) to build)

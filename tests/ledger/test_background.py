@@ -92,7 +92,7 @@ def test_every_read_and_write_sees_the_block() -> None:
         "store": lambda led: led.store.records(1),
         "verify": lambda led: led.verify().ok,
         "history_root": lambda led: led.history_root(),
-        "settle": lambda led: (led.settle(), led._pending, led.head_hash),
+        "close": lambda led: (led.close(), led._pending, led.head_hash),
     }
     for name, read in reads.items():
         ledgers = pending_pair()
@@ -157,7 +157,7 @@ def test_a_failure_in_the_background_is_said_at_every_use(monkeypatch: pytest.Mo
         pending.wait,
         lambda: ledgers[0].head_hash,
         lambda: len(ledgers[1]),
-        ledgers[1].settle,
+        ledgers[1].close,
     ):
         with pytest.raises(LedgerError, match="in the background failed: MemoryError"):
             use()
