@@ -458,20 +458,13 @@ def write_plot(figures: dict[str, Any], path: Path) -> None:
         if all(f is not None for f in floor):
             ax.loglog(n, 1000 / np.asarray(floor, dtype=float), style, color=color, label=label)
     largest = curve[-1]["config"]
-    vec = figures.get(f"{largest}_vec_slots_per_s")
-    if vec is not None:
-        ax.loglog(
-            [n[-1]], [1000 / vec], "D", color="tab:purple", label=f"{largest} as a VecEnv (B = 1)"
-        )
-    again = figures.get(f"{largest}_vec_again_slots_per_s")
-    if again is not None:
-        ax.loglog(
-            [n[-1]],
-            [1000 / again],
-            "d",
-            color="tab:pink",
-            label="the same VecEnv, the same day again (memory used before)",
-        )
+    for key, style, color, label in (
+        ("vec", "D", "tab:purple", f"{largest} as a VecEnv (B = 1)"),
+        ("vec_again", "d", "tab:pink", "the same VecEnv, the same day again (memory used before)"),
+    ):
+        rate = figures.get(f"{largest}_{key}_slots_per_s")
+        if rate is not None:
+            ax.loglog([n[-1]], [1000 / rate], style, color=color, label=label)
     ax.axhline(50.0, color="tab:red", lw=0.8, ls=":", label="20 slots/s (issue 9 target)")
     for c, x, y in zip(curve, n, t, strict=True):
         ax.annotate(c["config"], (x, y), textcoords="offset points", xytext=(5, -12), fontsize=8)
