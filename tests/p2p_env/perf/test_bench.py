@@ -36,7 +36,7 @@ def test_bench_quick_json_has_every_key(tmp_path: Path) -> None:
         assert value > 0, key
     # Ratios: each round's rate over the null rate measured just before it, the median of the
     # rounds (--quick: one round, so the demonstration's is its rate over that null rate).
-    for name in ("demo", "batched"):
+    for name in ("demo", "batched", "batched_two_cpus"):
         rounds = figures[f"{name}_ratio_to_null_rounds"]
         assert len(rounds) == 1
         assert figures[f"{name}_ratio_to_null"] == pytest.approx(rounds[0])
@@ -59,6 +59,8 @@ def test_bench_quick_json_has_every_key(tmp_path: Path) -> None:
     for name in ("higashifuji_demo", "homes_200", "homes_2000", "homes_20000"):
         assert figures[f"{name}_hash_floor_slots_per_s"] > 0
         assert figures[f"{name}_sha256_peak_floor_slots_per_s"] > 0
+    assert figures["batched_two_cpus_agent_steps_per_s"] > 0
+    assert figures["batched_communities"] == 64
     assert figures["homes_20000_brief_infos_slots_per_s"] > 0
     assert figures["homes_20000_vec_slots_per_s"] > 0
     assert figures["homes_20000_vec_again_slots_per_s"] > 0
@@ -156,3 +158,31 @@ def test_the_same_day_again_says_when_it_differs(monkeypatch: pytest.MonkeyPatch
             benchmark.batched_rate_twice(vec, 3)
     finally:
         vec.close()
+
+
+def test_the_one_cpu_batched_figure_hashes_within_the_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``batched_*`` is the issue's "on one core": no block goes to the background thread (the
+    ``batched_two_cpus_*`` VecEnv's do, so the check can fail), and the blocks are the same."""
+    from ledger import hashing
+    from p2p_env import benchmark
+
+    submitted: list[object] = []
+    submit = hashing._submit_background
+    monkeypatch.setattr(
+        hashing, "_submit_background", lambda call: submitted.append(call) or submit(call)
+    )
+    hashing.set_threads(2)  # a second CPU for the background VecEnv, whatever this machine has
+    try:
+        heads = {}
+        for background in (False, True):
+            vec = benchmark.batched_vec(background=background, n_communities=2)
+            try:
+                assert benchmark.batched_rate(vec, 3) > 0
+                assert vec.last is not None
+                heads[background] = [result.block_hash for result in vec.last.results]
+            finally:
+                vec.close()
+            assert bool(submitted) is background
+    finally:
+        hashing.set_threads(None)
+    assert heads[False] == heads[True]
