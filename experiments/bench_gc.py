@@ -34,8 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from p2p_env.benchmark import batched_rate
-from p2p_env.envs.batched import BatchedCommunityVecEnv
+from p2p_env.benchmark import batched_rate, batched_vec
 
 WAYS = ("as is", "frozen")
 
@@ -81,12 +80,14 @@ def collector(way: str) -> Iterator[None]:
 
 def measure(vec: Any, way: str, steps: int) -> dict[str, Any]:
     """One round of ``steps`` batched steps with the collector of ``way``."""
+    tracked = len(gc.get_objects())  # what a full collection walks, frozen ones included
     with collector(way), CollectorClock() as clock:
         started = time.perf_counter()
         rate = batched_rate(vec, steps)
         elapsed = time.perf_counter() - started
     return {
         "way": way,
+        "tracked_objects": tracked,
         "agent_steps_per_s": rate,
         "collections": clock.counts,
         "collector_share": [s / elapsed for s in clock.seconds],
@@ -95,7 +96,7 @@ def measure(vec: Any, way: str, steps: int) -> dict[str, Any]:
 
 def run(communities: int, steps: int, rounds: int) -> list[dict[str, Any]]:
     """``rounds`` alternating rounds of each way, after an untimed warm-up round."""
-    vec = BatchedCommunityVecEnv(n_communities=communities, seed=0, keep_records=False)
+    vec = batched_vec(background=True, n_communities=communities)
     try:
         batched_rate(vec, min(steps, 48))  # untimed: kernels loaded, buffers grown
         return [measure(vec, way, steps) for _ in range(rounds) for way in WAYS]
@@ -110,12 +111,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each way (default 3)")
     args = parser.parse_args()
     steps = 20 if args.quick else 480
+    rows = run(args.communities, steps, args.rounds)
     print(
         f"B = {args.communities}, {steps} steps a round, "
-        f"{len(gc.get_objects()):,} tracked objects at the start"
+        f"{rows[0]['tracked_objects']:,} tracked objects at the first round"
     )
     print(f"{'way':<8} {'agent-steps/s':>14} {'collections (gen 0/1/2)':>24} {'share 0/1/2':>20}")
-    for row in run(args.communities, steps, args.rounds):
+    for row in rows:
         counts = "/".join(str(c) for c in row["collections"])
         shares = "/".join(f"{s:.1%}" for s in row["collector_share"])
         print(f"{row['way']:<8} {row['agent_steps_per_s']:>14,.0f} {counts:>24} {shares:>20}")

@@ -40,11 +40,11 @@ from typing import Any
 
 from p2p_env.benchmark import (
     batched_rate,
+    batched_vec,
     ledger_hash_floor,
     parallel_rate,
     sha256_seconds_per_compression,
 )
-from p2p_env.envs.batched import BatchedCommunityVecEnv
 from p2p_env.envs.parallel import P2PCommunityEnv
 from p2p_env.kernels import backends
 
@@ -98,9 +98,7 @@ def kernel_share(days: int, batched_steps: int, communities: int = 64) -> dict[s
     demo = P2PCommunityEnv(seed=0, **{"env.episode_days": days})
     # The blocks hashed on the stepping thread (not in the background, as the VecEnv does by
     # default), so that cProfile sees every kernel of a slot.
-    vec = BatchedCommunityVecEnv(
-        n_communities=communities, seed=0, keep_records=False, background_ledger=False
-    )
+    vec = batched_vec(background=False, n_communities=communities)
     parallel_rate(demo, 48)  # compiled, cached, warm
     batched_rate(vec, 4)
     demo_steps = 48 * days

@@ -49,6 +49,7 @@ def test_the_rounds_alternate(script: ModuleType) -> None:
     assert [r["way"] for r in rows] == ["as is", "frozen"] * 2
     for row in rows:
         assert row["agent_steps_per_s"] > 0
+        assert row["tracked_objects"] > 10_000  # the process's, libraries included
         assert len(row["collections"]) == len(row["collector_share"]) == 3
         assert all(0 <= s < 1 for s in row["collector_share"])
     assert gc.get_freeze_count() == 0
