@@ -37,7 +37,7 @@ import numpy as np
 
 import ledger.chain
 import ledger.hashing
-from p2p_env.benchmark import _null_env_class, batched_rate, batched_vec, parallel_rate
+from p2p_env.benchmark import batched_rate, batched_vec, null_env_class, parallel_rate
 from p2p_env.envs.batched import BatchedCommunityVecEnv
 from p2p_env.envs.parallel import P2PCommunityEnv
 
@@ -81,7 +81,7 @@ def ledger_mode(mode: str, envs: list[P2PCommunityEnv]) -> Iterator[None]:
 def ledger_costs(rounds: int, days: int) -> dict[str, dict[str, float]]:
     """Median agent-steps per second of each case in each mode (see the module docstring)."""
     demo = P2PCommunityEnv(seed=0, **{"env.episode_days": days})
-    null = _null_env_class()(demo)
+    null = null_env_class()(demo)
     vec = batched_vec(background=True)  # the VecEnv's default: blocks hashed on a second CPU
     parallel_rate(demo, 48)  # compiled, cached, warm
     batched_rate(vec, 4)

@@ -62,7 +62,10 @@ block holds several times the records of a night slot), so the full run times wh
 generated ones. ``--quick`` times the first slots after a reset (night): rough figures."""
 
 
-def _null_env_class() -> type:
+def null_env_class() -> type:
+    """The null ``ParallelEnv`` class: built from a community env (``cls(env)``), it has that
+    env's agents and spaces and does nothing but build its return dicts, handing back the same
+    observation array of each agent at every step (the bench's ceiling)."""
     from gymnasium import spaces
     from pettingzoo import ParallelEnv
 
@@ -348,7 +351,7 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     rounds = 1 if quick else ROUNDS
     log("demonstration community")
     demo = p2p_env.parallel_env(seed=0, **{"env.episode_days": 7})
-    null = _null_env_class()(demo)
+    null = null_env_class()(demo)
     null_steps = (5_000 if quick else 40_000) // rounds
 
     def null_rate() -> float:
