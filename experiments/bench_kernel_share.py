@@ -12,6 +12,14 @@ between the kernels, the results' objects, the PettingZoo dicts and the infos.
 If the kernels alone take more than the budget, no amount of work on the Python around them can
 meet the target; only faster kernels (or less work in them) can.
 
+For the demonstration the script also measures what its API asks of any ParallelEnv beyond the
+kernels (:func:`api_floor`): turning the action dict into an array, and building the
+observation, reward, termination, truncation and info dicts of a step, with the environment's
+own functions, timed on their own. The kernels plus these are the least a slot could take with
+every line of Python between the kernels gone (one compiled call from actions to observations
+and block hash). Set beside it is the budget of issue 6's ratio target, 4 % of the null
+ParallelEnv's rate measured in the same process (:func:`p2p_env.benchmark.null_env_class`).
+
 Beside them, the SHA-256 floor of a demonstration block as ``p2p-gym bench`` computes it
 (:func:`p2p_env.benchmark.ledger_hash_floor`: the block's compressions at this machine's peak), the
 part of the kernels' time no implementation of this ledger format can save.
@@ -34,17 +42,22 @@ import cProfile
 import gc
 import importlib.util
 import pstats
+import timeit
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from p2p_env.benchmark import (
     batched_rate,
     batched_vec,
     ledger_hash_floor,
+    null_env_class,
     parallel_rate,
     sha256_seconds_per_compression,
 )
+from p2p_env.envs.info import agent_infos, brief_infos
 from p2p_env.envs.parallel import P2PCommunityEnv
 from p2p_env.kernels import backends
 
@@ -60,6 +73,9 @@ KERNEL_MODULES = (
 
 TARGETS = {"demonstration": 100_000.0, "batched": 1_000_000.0}
 """Agent-steps per second each case's issue asks for (6; 9, for B = 64)."""
+
+RATIO_TARGET = 0.04
+"""The single community's other target (issue 6): this share of the null ParallelEnv's rate."""
 
 
 def kernel_files() -> dict[str, str]:
@@ -90,6 +106,52 @@ def kernel_seconds(call: Callable[[], object]) -> dict[str, float]:
             key = f"{module.rsplit('.', 1)[-1]}.{function}"
             spent[key] = spent.get(key, 0.0) + own
     return spent
+
+
+def api_floor(
+    env: P2PCommunityEnv, number: int = 2000, repeats: int = 7, *, full_infos: bool = True
+) -> dict[str, float]:
+    """Microseconds per slot of each part of ``env``'s ``step`` that the PettingZoo API asks for
+    beyond the kernels, timed alone (best of ``repeats`` runs of ``number`` calls) on the
+    result of a step ``env`` has taken: the action dict made an array, and the five dicts a
+    step returns (the observations as views of one array, as ``env`` returns them; making that
+    array is the observation kernel's work). The info dicts are full ones or, with
+    ``full_infos=False``, brief ones (:func:`p2p_env.envs.info.brief_infos`).
+    """
+    result = env.last
+    if result is None:
+        raise ValueError("api_floor needs an env that has stepped: step it once first")
+    agents = env.possible_agents
+    rng = np.random.default_rng(0)
+    size = env.action_space(agents[0]).shape[0]
+    drawn = rng.uniform(-1, 1, (len(agents), size)).astype(np.float32)
+    actions = dict(zip(agents, drawn, strict=True))
+    observations = env.observe_all()
+    parts: dict[str, Callable[[], object]] = {
+        "action dict to array": lambda: env._action_array(actions),
+        "observation dict": lambda: dict(zip(agents, observations, strict=True)),
+        "reward dict": lambda: dict(zip(agents, result.rewards.tolist(), strict=True)),
+        "termination and truncation dicts": lambda: (
+            dict.fromkeys(agents, False),
+            dict.fromkeys(agents, False),
+        ),
+        "info dicts": (
+            (lambda: agent_infos(env, result, ()))
+            if full_infos
+            else (lambda: brief_infos(env, result, ()))
+        ),
+    }
+    return {
+        name: min(timeit.repeat(call, number=number, repeat=repeats)) / number * 1e6
+        for name, call in parts.items()
+    }
+
+
+def null_us_per_slot(like: P2PCommunityEnv, steps: int) -> float:
+    """Microseconds per slot of the null ParallelEnv with ``like``'s agents and spaces."""
+    null = null_env_class()(like)
+    gc.collect()
+    return parallel_rate(null, steps)[1] * 1e6
 
 
 def kernel_share(days: int, batched_steps: int, communities: int = 64) -> dict[str, dict[str, Any]]:
@@ -136,6 +198,19 @@ def kernel_share(days: int, batched_steps: int, communities: int = 64) -> dict[s
             "target_agent_steps_per_s": TARGETS[case],
             "kernels_us": dict(sorted(kernels.items(), key=lambda kv: -kv[1])),
         }
+    # The demonstration's floor: its kernels and what its API asks for, against 4 % of the null.
+    f = out["demonstration"]
+    number = 200 if days == 1 else 2000
+    f["api_us"] = api_floor(demo, number)
+    f["us_api"] = sum(f["api_us"].values())
+    f["us_floor"] = f["us_in_kernels"] + f["us_api"]
+    # The same with brief infos (the kernels are the same: brief infos only build less).
+    f["us_api_brief"] = sum(api_floor(demo, number, full_infos=False).values())
+    f["us_floor_brief"] = f["us_in_kernels"] + f["us_api_brief"]
+    f["null_us_per_slot"] = null_us_per_slot(demo, 20_000 if days == 1 else 200_000)
+    f["us_budget_ratio"] = f["null_us_per_slot"] / RATIO_TARGET
+    f["floor_ratio_to_null"] = f["null_us_per_slot"] / f["us_floor"]
+    f["floor_brief_ratio_to_null"] = f["null_us_per_slot"] / f["us_floor_brief"]
     per_block = ledger_hash_floor(demo.sim.recorder.ledger)["sha_blocks"]  # type: ignore[union-attr]
     seconds = sha256_seconds_per_compression()
     for f in out.values():
@@ -169,6 +244,21 @@ def main() -> None:
     print(
         f"SHA-256: {f['sha256_compressions_per_block']:.0f} compressions per demonstration "
         "block at this machine's peak (a floor for the ledger, inside the kernels' time)"
+    )
+    f = figures["demonstration"]
+    print(
+        f"\ndemonstration with no Python between the kernels: at least {f['us_floor']:.1f} us a "
+        f"slot (kernels {f['us_in_kernels']:.1f} + the API's dicts {f['us_api']:.1f}), "
+        f"{100 * f['floor_ratio_to_null']:.2f} % of the null rate; "
+        f"{100 * RATIO_TARGET:.0f} % of the null leaves {f['us_budget_ratio']:.1f} us "
+        f"(null {f['null_us_per_slot']:.2f} us a slot)"
+    )
+    for name, us in f["api_us"].items():
+        print(f"  {name:40}{us:8.1f}")
+    print(
+        f"  with brief infos: the API's dicts {f['us_api_brief']:.1f} us, at least "
+        f"{f['us_floor_brief']:.1f} us a slot, {100 * f['floor_brief_ratio_to_null']:.2f} % "
+        "of the null rate"
     )
     for case, f in figures.items():
         print(f"\n{case}, kernels (us per community slot):")
