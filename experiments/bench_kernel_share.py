@@ -16,9 +16,10 @@ For the demonstration the script also measures what its API asks of any Parallel
 kernels (:func:`api_floor`): turning the action dict into an array, and building the
 observation, reward, termination, truncation and info dicts of a step, with the environment's
 own functions, timed on their own. The kernels plus these are the least a slot could take with
-every line of Python between the kernels gone (one compiled call from actions to observations
-and block hash). Set beside it is the budget of issue 6's ratio target, 4 % of the null
-ParallelEnv's rate measured in the same process (:func:`p2p_env.benchmark.null_env_class`).
+every line of Python between today's kernels gone (one compiled call from actions to
+observations and block hash; kernels fused into one call might themselves run faster). Set
+beside it is the budget of issue 6's ratio target, 4 % of the null ParallelEnv's rate measured
+in the same process (:func:`p2p_env.benchmark.null_env_class`).
 
 Beside them, the SHA-256 floor of a demonstration block as ``p2p-gym bench`` computes it
 (:func:`p2p_env.benchmark.ledger_hash_floor`: the block's compressions at this machine's peak), the
