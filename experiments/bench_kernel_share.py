@@ -114,10 +114,12 @@ def api_floor(
 ) -> dict[str, float]:
     """Microseconds per slot of each part of ``env``'s ``step`` that the PettingZoo API asks for
     beyond the kernels, timed alone (best of ``repeats`` runs of ``number`` calls) on the
-    result of a step ``env`` has taken: the action dict made an array, and the five dicts a
-    step returns (the observations as views of one array, as ``env`` returns them; making that
-    array is the observation kernel's work). The info dicts are full ones or, with
-    ``full_infos=False``, brief ones (:func:`p2p_env.envs.info.brief_infos`).
+    result of a step ``env`` has taken: the action dict made an array and the info dicts by
+    ``env``'s own functions, the other dicts as its ``step`` writes them (the observations as
+    views of one array; making that array is the observation kernel's work). The info dicts
+    are full ones or, with ``full_infos=False``, brief ones
+    (:func:`p2p_env.envs.info.brief_infos`). ``env`` is left as it was: nothing is drawn from
+    its generators.
     """
     result = env.last
     if result is None:
@@ -127,7 +129,9 @@ def api_floor(
     size = env.action_space(agents[0]).shape[0]
     drawn = rng.uniform(-1, 1, (len(agents), size)).astype(np.float32)
     actions = dict(zip(agents, drawn, strict=True))
-    observations = env.observe_all()
+    # An array of the observations' shape: building the dict does not read the values, and
+    # env.observe_all() would draw forecast noise from env's generator.
+    observations = np.zeros((len(agents), env.observations_builder.size), dtype=np.float32)
     parts: dict[str, Callable[[], object]] = {
         "action dict to array": lambda: env._action_array(actions),
         "observation dict": lambda: dict(zip(agents, observations, strict=True)),

@@ -95,7 +95,9 @@ def test_the_api_floor_needs_a_stepped_env(script: ModuleType) -> None:
     with pytest.raises(ValueError, match="step it once"):
         script.api_floor(env)
     env.step({a: env.action_space(a).sample() for a in env.possible_agents})
+    forecast_state = env._forecast_rng.bit_generator.state
     for full_infos in (True, False):
         parts = script.api_floor(env, number=5, repeats=2, full_infos=full_infos)
         assert set(parts) == API_PARTS
+    assert env._forecast_rng.bit_generator.state == forecast_state  # nothing drawn
     env.close()
