@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from p2p_env import hugepages
 from p2p_env.cli import config_cmd, data_cmd, exchange_cmd, ledger_cmd
 from p2p_env.cli.bench_cmd import bench
 from p2p_env.cli.compile_cmd import compile_
@@ -24,6 +25,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _before_any_command() -> None:
+    # Process-wide settings of the command (the library leaves them to its users): numpy's
+    # huge-page advice off unless NUMPY_MADVISE_HUGEPAGE says otherwise (p2p_env.hugepages).
+    hugepages.command_line_default()
+
+
 app.command("demo")(demo)
 app.command("simulate")(simulate)
 app.command("evaluate")(evaluate)
