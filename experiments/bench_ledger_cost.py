@@ -14,9 +14,11 @@ batched VecEnv. Each is reported as agent-steps per second and as the ratio to t
 ParallelEnv measured just before.
 
 ``--memory`` adds two figures about the machine, not the gym: the time to touch memory the
-process never used against memory it freed and takes again (a VM that backs its guest memory
-lazily makes the first far dearer), and a day of 20,000 homes as a VecEnv with the records kept
-and with ``keep_records=False``, with the system time of each (about 30 s more).
+process never used against memory it freed and takes again, with numpy's huge-page advice off
+and on (where the kernel compacts memory for advised pages on their first touch, the first is
+far dearer with the advice: :mod:`p2p_env.hugepages`), and a day of 20,000 homes as a VecEnv
+with the records kept and with ``keep_records=False``, with the system time of each (about 30 s
+more; numpy's advice as the process has it, on unless ``NUMPY_MADVISE_HUGEPAGE=0``).
 
     python experiments/bench_ledger_cost.py             # about 15 s with compiled kernels cached
     python experiments/bench_ledger_cost.py --quick     # fewer slots, rough
@@ -40,6 +42,7 @@ import ledger.hashing
 from p2p_env.benchmark import batched_rate, batched_vec, null_env_class, parallel_rate
 from p2p_env.envs.batched import BatchedCommunityVecEnv
 from p2p_env.envs.parallel import P2PCommunityEnv
+from p2p_env.hugepages import numpy_hugepages, set_numpy_hugepages
 
 MODES = ("as is", "no hashing", "no ledger")
 
@@ -115,19 +118,26 @@ def ledger_costs(rounds: int, days: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def touch_cost(mb: int = 256) -> tuple[float, float]:
-    """Seconds per MB to write memory the process never used, and memory it freed just before."""
+def touch_cost(mb: int = 256, advice: bool = False) -> tuple[float, float]:
+    """Seconds per MB to write memory the process never used, and memory it freed just before,
+    allocated with numpy's huge-page advice on or off (:mod:`p2p_env.hugepages`; the process's
+    setting is restored afterwards)."""
     n = mb << 20
-    t = time.perf_counter()
-    first = np.empty(n, np.uint8)
-    first.fill(1)
-    fresh = time.perf_counter() - t
-    del first
-    t = time.perf_counter()
-    again = np.empty(n, np.uint8)
-    again.fill(1)
-    reused = time.perf_counter() - t
-    del again
+    before = set_numpy_hugepages(advice)
+    try:
+        t = time.perf_counter()
+        first = np.empty(n, np.uint8)
+        first.fill(1)
+        fresh = time.perf_counter() - t
+        del first
+        t = time.perf_counter()
+        again = np.empty(n, np.uint8)
+        again.fill(1)
+        reused = time.perf_counter() - t
+        del again
+    finally:
+        if before is not None:
+            set_numpy_hugepages(before)
     return fresh / mb, reused / mb
 
 
@@ -161,11 +171,13 @@ def main() -> None:
         cells = [figures[mode][case] for mode in MODES]
         print(f"{case:28}" + "".join(f"{r:>13,.0f} ({r / null:5.2%})" for r in cells))
     if args.memory:
-        fresh, reused = touch_cost()
-        print(
-            f"touching memory: never used {fresh * 1e3:.2f} ms/MB, freed and reused "
-            f"{reused * 1e3:.2f} ms/MB"
-        )
+        for advice in (False, True):
+            fresh, reused = touch_cost(advice=advice)
+            print(
+                f"touching memory, numpy's huge-page advice {'on' if advice else 'off'}: never "
+                f"used {fresh * 1e3:.2f} ms/MB, freed and reused {reused * 1e3:.2f} ms/MB"
+            )
+        print(f"the VecEnv days below: numpy's huge-page advice {numpy_hugepages()}")
         for label, (wall, system) in homes_20000_memory().items():
             print(
                 f"homes_20000 as a VecEnv, {label}: {wall * 1e3:.1f} ms a slot "

@@ -24,13 +24,15 @@ the 20,000-home VecEnv), which hashes each slot's blocks on a second CPU:
 * the demonstration and the largest community again with brief infos (``full_infos=False``:
   no per-agent cost breakdown dicts), the largest also as a VecEnv (the batched form with
   ``B = 1``: arrays in and out, no per-agent dicts at all), over its first day and over the same
-  day again (:func:`batched_rate_twice`: the first day pays for the memory its ledger touches
-  first, which on a VM that backs memory lazily costs more than the stepping);
+  day again (:func:`vec_days`: the first day pays for the memory its ledger touches first, which
+  on a VM that hands freed memory back to its host can cost more than the stepping);
 * the ledger's hashing floor: the SHA-256 work alone of a block (RFC 9162 leaves, interior
   nodes, header and parameters) timed over the run's own records as an append hashes them
   (threads included), and the same work counted in SHA-256 compressions at one core's peak
   rate: the stepping rates they allow at most (a step cannot be faster than hashing its block);
-* peak resident memory of the process.
+* peak resident memory of the process;
+* whether numpy advised huge pages for its large arrays (``numpy_madvise_hugepage``; the
+  ``p2p-gym`` command turns that off, see :mod:`p2p_env.hugepages`).
 
 Absolute figures depend on the machine and on what else runs on it; ratios to the null rate
 measured in the same run are the figures to compare between machines. The full run measures the
@@ -137,17 +139,29 @@ def parallel_rate(env: Any, steps: int, seed: int = 0) -> tuple[float, float]:
     return steps * len(agents) / elapsed, elapsed / steps
 
 
-def batched_rate(vec: Any, steps: int, seed: int = 0) -> float:
-    """Agent-steps per second of a VecEnv over ``steps`` batched steps (pre-drawn actions)."""
+def batched_rate(
+    vec: Any, steps: int, seed: int = 0, usage: dict[str, float] | None = None
+) -> float:
+    """Agent-steps per second of a VecEnv over ``steps`` batched steps (pre-drawn actions).
+
+    ``usage``, if given, receives the process's CPU seconds (``user_s``, ``system_s``, all
+    threads) and minor page faults (``minor_faults``) over the timed steps.
+    """
     rng = np.random.default_rng(seed)
     shape = (vec.num_envs, vec.action_space.shape[0])
     pool = [rng.uniform(-1, 1, shape).astype(np.float32) for _ in range(min(steps, 8))]
     vec.reset()
     vec.step(pool[-1])  # untimed: the first step loads the compiled kernels
+    before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     for i in range(steps):
         vec.step(pool[i % len(pool)])
     rate: float = steps * vec.num_envs / (time.perf_counter() - start)
+    if usage is not None:
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        usage["user_s"] = after.ru_utime - before.ru_utime
+        usage["system_s"] = after.ru_stime - before.ru_stime
+        usage["minor_faults"] = after.ru_minflt - before.ru_minflt
     return rate
 
 
@@ -171,27 +185,34 @@ def batched_vec(*, background: bool, n_communities: int = BATCH) -> Any:
     )
 
 
-def batched_rate_twice(vec: Any, steps: int, seed: int = 0) -> tuple[float, float]:
+def vec_days(vec: Any, steps: int, seed: int = 0) -> list[dict[str, float]]:
     """:func:`batched_rate` of the same slots twice: from the VecEnv's seeds as made with
     ``seed``, then reseeded with ``seed`` (:meth:`~p2p_env.envs.batched.BatchedCommunityVecEnv.
     seed`), so the second run steps the same days with the same actions, on memory the first
-    run's ledgers used and freed.
+    run's ledgers used and freed. Each run's ``slots_per_s`` (VecEnv steps a second over the
+    communities) with its CPU seconds and minor page faults (:func:`batched_rate`'s ``usage``).
 
-    The first figure is what a fresh process gets on its first days; on a machine where
-    memory the process never used is dear (a VM that backs guest memory lazily), it pays for
-    every page the growing ledgers touch first. The second is what a long run gets on every
-    later day.
+    The first figure is what a run gets on its first day, when the growing ledgers touch memory
+    the process never used; the second is what a long run gets on every later day. On a VM that
+    hands memory freed in the guest back to its host (free page reporting, as on this project's
+    machines), the first depends on what ran on the machine just before as much as on the step.
 
     Raises:
         RuntimeError: If the two runs did not end with the same block hashes.
     """
-    first = batched_rate(vec, steps, seed)
-    hashes = [result.block_hash for result in vec.last.results]
-    vec.seed(seed)
-    again = batched_rate(vec, steps, seed)
-    if [result.block_hash for result in vec.last.results] != hashes:
-        raise RuntimeError("the second run did not step the same slots as the first")
-    return first, again
+    days = []
+    hashes: list[str] = []
+    for day in range(2):
+        if day:
+            vec.seed(seed)
+        usage: dict[str, float] = {}
+        rate = batched_rate(vec, steps, seed, usage=usage)
+        days.append({"slots_per_s": rate / vec.num_envs, **usage})
+        last = [result.block_hash for result in vec.last.results]
+        if day and last != hashes:
+            raise RuntimeError("the second run did not step the same slots as the first")
+        hashes = last
+    return days
 
 
 def phase_shares(env: Any, steps: int, seed: int = 0) -> dict[str, float]:
@@ -346,8 +367,11 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     """Run every measurement (see the module docstring) and return the figures."""
     import p2p_env
     from p2p_env.envs.batched import BatchedCommunityVecEnv
+    from p2p_env.hugepages import numpy_hugepages
 
-    out: dict[str, Any] = {"quick": quick}
+    # The process's numpy huge-page advice (p2p-gym turns it off): it moves the largest
+    # community's first day (p2p_env.hugepages), so the figures say which it was.
+    out: dict[str, Any] = {"quick": quick, "numpy_madvise_hugepage": numpy_hugepages()}
     rounds = 1 if quick else ROUNDS
     log("demonstration community")
     demo = p2p_env.parallel_env(seed=0, **{"env.episode_days": 7})
@@ -443,9 +467,9 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
             # and rewards as arrays, empty infos; the same step, clearing and ledger.
             log(f"{name}: stepping as a VecEnv")
             one = BatchedCommunityVecEnv(name, n_communities=1, seed=0)
-            vec_rate, again_rate = batched_rate_twice(one, 3 if quick else DAY)
-            out[f"{name}_vec_slots_per_s"] = vec_rate / one.num_envs
-            out[f"{name}_vec_again_slots_per_s"] = again_rate / one.num_envs
+            first, again = vec_days(one, 3 if quick else DAY)
+            out[f"{name}_vec_slots_per_s"] = first["slots_per_s"]
+            out[f"{name}_vec_again_slots_per_s"] = again["slots_per_s"]
             one.close()
             del one
             gc.collect()

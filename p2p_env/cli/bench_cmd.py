@@ -104,6 +104,8 @@ def _table(figures: dict[str, Any]) -> Table:
     )
     table.add_row("time per step ~ agents^k", f"k = {figures['time_per_step_exponent']:.2f}")
     table.add_row("peak RSS", f"{figures['peak_rss_mib']:,.0f} MiB")
+    advice = {True: "on", False: "off", None: "unknown"}[figures["numpy_madvise_hugepage"]]
+    table.add_row("numpy's huge-page advice", advice)
     return table
 
 

@@ -83,7 +83,12 @@ def test_the_costs_of_one_short_round(script: ModuleType) -> None:
     assert figures["null"]["null ParallelEnv"] > 0
 
 
-def test_touch_cost_gives_two_rates(script: ModuleType) -> None:
-    fresh, reused = script.touch_cost(mb=8)
+@pytest.mark.parametrize("advice", [False, True])
+def test_touch_cost_gives_two_rates_and_restores_numpy(script: ModuleType, advice: bool) -> None:
+    from p2p_env.hugepages import numpy_hugepages, set_numpy_hugepages
+
+    set_numpy_hugepages(not advice)
+    fresh, reused = script.touch_cost(mb=8, advice=advice)
     assert fresh > 0
     assert reused > 0
+    assert numpy_hugepages() is (not advice)
