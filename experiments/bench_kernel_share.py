@@ -162,7 +162,8 @@ def null_us_per_slot(like: P2PCommunityEnv, steps: int) -> float:
 def kernel_share(days: int, batched_steps: int, communities: int = 64) -> dict[str, dict[str, Any]]:
     """Per case: agents, microseconds per community slot (total, in kernels, the rest), each
     kernel's microseconds, the budget its target leaves and the SHA-256 floor of a block."""
-    demo = P2PCommunityEnv(seed=0, **{"env.episode_days": days})
+    overrides: dict[str, Any] = {"env.episode_days": days}  # a dotted key: not an argument
+    demo = P2PCommunityEnv(seed=0, **overrides)
     # The blocks hashed on the stepping thread (not in the background, as the VecEnv does by
     # default), so that cProfile sees every kernel of a slot.
     vec = batched_vec(background=False, n_communities=communities)

@@ -83,7 +83,8 @@ def ledger_mode(mode: str, envs: list[P2PCommunityEnv]) -> Iterator[None]:
 
 def ledger_costs(rounds: int, days: int) -> dict[str, dict[str, float]]:
     """Median agent-steps per second of each case in each mode (see the module docstring)."""
-    demo = P2PCommunityEnv(seed=0, **{"env.episode_days": days})
+    overrides: dict[str, Any] = {"env.episode_days": days}  # a dotted key: not an argument
+    demo = P2PCommunityEnv(seed=0, **overrides)
     null = null_env_class()(demo)
     vec = batched_vec(background=True)  # the VecEnv's default: blocks hashed on a second CPU
     parallel_rate(demo, 48)  # compiled, cached, warm

@@ -37,7 +37,7 @@ def fresh_null_class() -> type:
     """The bench's null ``ParallelEnv``, returning a fresh copy of every observation a step."""
     null: type = null_env_class()
 
-    class FreshNullParallelEnv(null):  # type: ignore[misc, valid-type]
+    class FreshNullParallelEnv(null):  # type: ignore[misc]
         """The bench's null, its observations copied at every step."""
 
         metadata = {"name": "fresh_null_v0"}  # noqa: RUF012 - the class attribute PettingZoo reads
