@@ -14,7 +14,7 @@ machine's transparent huge-page settings.
 The processes of one run find the machine in the same state. Between runs the first day moves
 with what ran just before: on a VM that hands memory freed in the guest back to its host (free
 page reporting, as on this project's machines), a page fault costs more when the memory it gets
-was given back, and a process that freed a lot a moment ago leaves such memory behind.
+was given back, and work that ran just before, in any process, can leave little else.
 
     python experiments/bench_hugepages.py                        # 20,000 homes, 2 pairs: ~70 s
     python experiments/bench_hugepages.py --config homes_2000    # about 30 s

@@ -426,14 +426,16 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
     demo.close()
 
     out["batched_communities"] = BATCH
-    for cpus, background in ((1, False), (2, True)):
-        log(f"batched communities (B = {BATCH}, {cpus} CPU{'s' if cpus > 1 else ''})")
+    for key, background, cpus in (
+        ("batched", False, "1 CPU"),
+        ("batched_two_cpus", True, "2 CPUs"),
+    ):
+        log(f"batched communities (B = {BATCH}, {cpus})")
         vec = batched_vec(background=background)
         batched_rates, batched_ratios, batched_ceilings = interleaved(
             null_rate, partial(batched_rate, vec, 4 if quick else DAY), rounds
         )
         vec.close()
-        key = "batched" if cpus == 1 else "batched_two_cpus"
         out[f"{key}_agent_steps_per_s"] = _median(batched_rates)
         out[f"{key}_ratio_to_null"] = _median(batched_ratios)
         out[f"{key}_ratio_to_null_rounds"] = batched_ratios
