@@ -436,6 +436,11 @@ def run_bench(quick: bool, log: Callable[[str], None]) -> dict[str, Any]:
             null_rate, partial(batched_rate, vec, 4 if quick else DAY), rounds
         )
         vec.close()
+        # Freed before the next case, as each generated community below is: alive, the 64
+        # communities slowed the 20,000-home VecEnv's first day by a fifth to a quarter (the
+        # same page faults, two to three times the system time; performance log, 11th session).
+        del vec
+        gc.collect()
         out[f"{key}_agent_steps_per_s"] = _median(batched_rates)
         out[f"{key}_ratio_to_null"] = _median(batched_ratios)
         out[f"{key}_ratio_to_null_rounds"] = batched_ratios

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import weakref
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -27,9 +29,32 @@ KEYS = (
 @pytest.mark.slow
 def test_bench_quick_json_has_every_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    # Which batched VecEnvs are still alive when each generated community is built: none may
+    # be (alive, the 64 communities made the 20,000-home first day 20-30 % slower).
+    import p2p_env
+    from p2p_env import benchmark
+
+    made: list[weakref.ref[object]] = []
+    alive_at: dict[str, int] = {}
+
+    def batched_vec(**kwargs: Any) -> object:
+        vec = make_batched(**kwargs)
+        made.append(weakref.ref(vec))
+        return vec
+
+    def parallel_env(*args: object, **kwargs: object) -> object:
+        if "config" in kwargs:
+            alive_at[str(kwargs["config"])] = sum(ref() is not None for ref in made)
+        return make_parallel(*args, **kwargs)
+
+    make_batched, make_parallel = benchmark.batched_vec, p2p_env.parallel_env
+    monkeypatch.setattr(benchmark, "batched_vec", batched_vec)
+    monkeypatch.setattr(p2p_env, "parallel_env", parallel_env)
     png = tmp_path / "curve.png"
     result = CliRunner().invoke(app, ["bench", "--quick", "--json", "--plot", str(png)])
     assert result.exit_code == 0, result.output
+    assert len(made) == 2  # one CPU, two CPUs
+    assert alive_at == {"homes_200": 0, "homes_2000": 0, "homes_20000": 0}
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     for key in KEYS:
         value = figures[key]
