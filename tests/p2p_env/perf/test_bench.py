@@ -30,7 +30,7 @@ KEYS = (
 def test_bench_quick_json_has_every_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
     # Which batched VecEnvs are still alive when each generated community is built: none may
-    # be (alive, the 64 communities made the 20,000-home first day 20-30 % slower).
+    # be (why: the comment where run_bench frees them).
     import p2p_env
     from p2p_env import benchmark
 
