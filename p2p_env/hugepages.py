@@ -12,7 +12,7 @@ on the host) the 20,000-home VecEnv's first day in a fresh process ran at 14.4-1
 with numpy's advice (12 processes) and at 21.1-22.6 without it (11 processes, alternating with
 the others), its system time falling from 1.2-1.9 s to 0.3-0.5 s for the day; the same
 community through the ParallelEnv stepped 6.4 slots/s against 7.1 (2 processes each).
-``python experiments/bench_hugepages.py`` repeats the comparison. The demonstration and the
+``python experiments/bench_first_day.py`` repeats the comparison. The demonstration and the
 batched communities allocate nothing that large and do not notice.
 
 So ``p2p-gym`` (every command, :func:`command_line_default`) turns the advice off, unless
