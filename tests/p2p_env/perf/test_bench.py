@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
-from p2p_env.cli import app
+from p2p_env.cli import app, bench_cmd
 
 KEYS = (
     "demo_agent_steps_per_s",
@@ -88,8 +89,19 @@ def test_bench_quick_json_has_every_key(tmp_path: Path, monkeypatch: pytest.Monk
     assert figures["batched_two_cpus_agent_steps_per_s"] > 0
     assert figures["batched_communities"] == 64
     assert figures["homes_20000_brief_infos_slots_per_s"] > 0
-    assert figures["homes_20000_vec_slots_per_s"] > 0
-    assert figures["homes_20000_vec_again_slots_per_s"] > 0
+    for key in ("vec", "vec_again"):
+        assert figures[f"homes_20000_{key}_slots_per_s"] > 0
+        # Each day's own system time and faults (its ledger's blocks take new memory).
+        assert figures[f"homes_20000_{key}_system_s"] >= 0
+        assert figures[f"homes_20000_{key}_minor_faults"] >= 0
+    assert figures["homes_20000_vec_minor_faults"] > 0  # a first day's ledger is new memory
+    # The table (without --json) prints them under each day's rate.
+    console = Console(width=200, record=True)
+    console.print(bench_cmd._table(figures))
+    text = console.export_text()
+    for key in ("vec", "vec_again"):
+        faults = figures[f"homes_20000_{key}_minor_faults"]
+        assert f"{figures[f'homes_20000_{key}_system_s']:.2f} s, {faults:,.0f}" in text
     assert 0 < figures["demo_brief_infos_ratio_to_null"] < 1
     assert figures["demo_brief_infos_agent_steps_per_s"] > 0
     # The command ran with numpy's huge-page advice off (p2p_env.hugepages), and says so.
