@@ -91,10 +91,12 @@ def test_bench_quick_json_has_every_key(tmp_path: Path, monkeypatch: pytest.Monk
     assert figures["homes_20000_brief_infos_slots_per_s"] > 0
     for key in ("vec", "vec_again"):
         assert figures[f"homes_20000_{key}_slots_per_s"] > 0
-        # Each day's own system time and faults (its ledger's blocks take new memory).
+        # Each day's own system time and page faults (none where the process had freed
+        # enough memory before, as in a test session: a count, not a figure to assert).
+        assert isinstance(figures[f"homes_20000_{key}_system_s"], float)
         assert figures[f"homes_20000_{key}_system_s"] >= 0
+        assert isinstance(figures[f"homes_20000_{key}_minor_faults"], int)
         assert figures[f"homes_20000_{key}_minor_faults"] >= 0
-    assert figures["homes_20000_vec_minor_faults"] > 0  # a first day's ledger is new memory
     # The table (without --json) prints them under each day's rate.
     console = Console(width=200, record=True)
     console.print(bench_cmd._table(figures))
