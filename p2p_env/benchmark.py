@@ -200,19 +200,22 @@ def vec_days(vec: Any, steps: int, seed: int = 0) -> list[dict[str, float]]:
     Raises:
         RuntimeError: If the two runs did not end with the same block hashes.
     """
-    days = []
-    hashes: list[str] = []
-    for day in range(2):
-        if day:
-            vec.seed(seed)
+
+    def day() -> dict[str, float]:
         usage: dict[str, float] = {}
         rate = batched_rate(vec, steps, seed, usage=usage)
-        days.append({"slots_per_s": rate / vec.num_envs, **usage})
-        last = [result.block_hash for result in vec.last.results]
-        if day and last != hashes:
-            raise RuntimeError("the second run did not step the same slots as the first")
-        hashes = last
-    return days
+        return {"slots_per_s": rate / vec.num_envs, **usage}
+
+    def hashes() -> list[str]:
+        return [result.block_hash for result in vec.last.results]
+
+    first = day()
+    first_hashes = hashes()
+    vec.seed(seed)
+    again = day()
+    if hashes() != first_hashes:
+        raise RuntimeError("the second run did not step the same slots as the first")
+    return [first, again]
 
 
 def phase_shares(env: Any, steps: int, seed: int = 0) -> dict[str, float]:
