@@ -11,7 +11,9 @@ in 8 MiB blocks, the blocks huge pages are cut from, so that touching them again
 on the host) the 20,000-home VecEnv's first day in a fresh process ran at 14.4-17.9 slots/s
 with numpy's advice (12 processes) and at 21.1-22.6 without it (11 processes, alternating with
 the others), its system time falling from 1.2-1.9 s to 0.3-0.5 s for the day; the same
-community through the ParallelEnv stepped 6.4 slots/s against 7.1 (2 processes each).
+community through the ParallelEnv stepped 6.4 slots/s against 7.1 (2 processes each; the
+tenth session). The advice is not the only cost of fresh memory there: on a later day the same
+first day ran at 12.2-17.2 slots/s without it (the README's Fresh memory).
 ``python experiments/bench_first_day.py`` repeats the comparison. The demonstration and the
 batched communities allocate nothing that large and do not notice.
 
