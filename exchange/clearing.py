@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from exchange.book import Book, build_book
-from exchange.mechanisms.base import Matches
-from exchange.mechanisms.registry import get_mechanism
+from exchange.mechanisms.base import Matches, check_matches
+from exchange.mechanisms.registry import get_mechanism, is_builtin
 from exchange.orders import Order
 from exchange.params import ClearingParams
 from exchange.results import ClearingResult, Trade, Unfilled
@@ -51,10 +51,13 @@ def clear(orders: Iterable[Order], params: ClearingParams) -> ClearingResult:
 
 
 def match_book(book: Book, mechanism: str) -> Matches:
-    """Run ``mechanism`` on ``book`` (no trades for an empty book).
+    """Run ``mechanism`` on ``book`` (no trades for an empty book). A mechanism that is not
+    built in has its trades checked against the rules (:func:`~exchange.mechanisms.base.
+    check_matches`).
 
     Raises:
-        ValueError: If the admitted quantities together exceed 2**62 Wh.
+        ValueError: If the admitted quantities together exceed 2**62 Wh, or a plugin mechanism
+            broke a rule.
     """
     if not book.n_orders:
         return Matches.empty()
@@ -63,7 +66,11 @@ def match_book(book: Book, mechanism: str) -> Matches:
     n = book.n_orders
     if n * MAX_QUANTITY_WH > INT64_SAFE_TOTAL and sum(book.quantity.tolist()) > INT64_SAFE_TOTAL:
         raise ValueError("the admitted orders together exceed 2**62 Wh; split the order set")
-    return get_mechanism(mechanism).match(book)
+    chosen = get_mechanism(mechanism)
+    matches = chosen.match(book)
+    if not is_builtin(chosen):
+        check_matches(book, matches, mechanism)
+    return matches
 
 
 def tag_prices(matches: Matches, volume: Int64Array) -> Int64Array:

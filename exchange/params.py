@@ -46,7 +46,8 @@ class ClearingParams:
     """How one order set is cleared.
 
     Attributes:
-        mechanism: Name of a registered mechanism (``call``, ``cda``, ``midpoint``).
+        mechanism: Name of a mechanism: ``call``, ``cda``, ``midpoint`` or one registered or
+            installed (:mod:`exchange.mechanisms.registry`).
         price_min: Lowest admissible price, ticks of 0.01 JPY/kWh (inclusive).
         price_max: Highest admissible price, ticks (inclusive). Default 5000 = 50 JPY/kWh, the
             demonstration market's limit (Kuno, Tanaka, Yamada, Energies 15:4218, 2022).
@@ -72,13 +73,12 @@ class ClearingParams:
 
     def __post_init__(self) -> None:
         # Imported here: the registry imports the mechanisms, which import this module.
-        from exchange.mechanisms.registry import available_mechanisms
+        from exchange.mechanisms.registry import available_mechanisms, unknown_mechanism
 
         if isinstance(self.tags, list):  # a convenience for callers; stored as a tuple
             object.__setattr__(self, "tags", tuple(self.tags))
-        known = available_mechanisms()
-        if self.mechanism not in known:
-            raise ValueError(f"mechanism {self.mechanism!r} is not one of {', '.join(known)}")
+        if self.mechanism not in available_mechanisms():
+            raise ValueError(unknown_mechanism(self.mechanism))
         for name in ("price_min", "price_max", "seed"):
             value = getattr(self, name)
             if type(value) is not int:

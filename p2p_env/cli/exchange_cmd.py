@@ -21,14 +21,6 @@ _PARAM_KEYS = ("mechanism", "price_bounds", "tags", "tag_order", "seed", "agents
 _FILE_KEYS = frozenset({"orders", *_PARAM_KEYS})
 
 
-class MechanismName(StrEnum):
-    """The built-in clearing mechanisms."""
-
-    call = "call"
-    cda = "cda"
-    midpoint = "midpoint"
-
-
 class TagOrderName(StrEnum):
     """The buyer tag-order rules."""
 
@@ -49,8 +41,12 @@ def clear_orders(
         show_default=False,
         metavar="FILE.json",
     ),
-    mechanism: MechanismName | None = typer.Option(
-        None, "--mechanism", "-m", help="Overrides the file's mechanism (default there: cda)."
+    mechanism: str | None = typer.Option(
+        None,
+        "--mechanism",
+        "-m",
+        help="Overrides the file's mechanism (default there: cda): call, cda, midpoint, or one "
+        "an installed package provides.",
     ),
     seed: int | None = typer.Option(
         None, "--seed", min=0, help="Seed of the arrival order; overrides the file's (default 0)."
@@ -70,7 +66,7 @@ def clear_orders(
         fail(f"{file}: 'orders' must be a list of order objects")
     raw_params: dict[str, Any] = {key: data[key] for key in _PARAM_KEYS if key in data}
     if mechanism is not None:
-        raw_params["mechanism"] = mechanism.value
+        raw_params["mechanism"] = mechanism
     if seed is not None:
         raw_params["seed"] = seed
     if tag_order is not None:

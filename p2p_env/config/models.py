@@ -9,14 +9,12 @@ and ledger convert them once into their exact integer units. Unknown keys are er
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from typing import Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-Mechanism = Literal["call", "cda", "midpoint"]
-"""Clearing mechanisms of the exchange (see ``exchange/``)."""
 
 _TAG_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -268,7 +266,11 @@ class TariffsConfig(StrictModel):
 class MarketConfig(StrictModel):
     """The tagged exchange (see ``exchange/``)."""
 
-    mechanism: Mechanism = "cda"
+    mechanism: str = Field(
+        "cda",
+        description="the exchange's clearing mechanism: 'call', 'cda', 'midpoint', or one an "
+        "installed package provides (the 'p2p_gym.mechanisms' entry-point group)",
+    )
     tags: list[str] = Field(["pv", "battery", "phv"], min_length=1)
     price_min_jpy_per_kwh: float = Field(0.0, ge=0)
     price_max_jpy_per_kwh: float = Field(50.0, gt=0, le=10_000)
@@ -279,6 +281,24 @@ class MarketConfig(StrictModel):
         "by its own limit price, highest first (ties in the order of tags); 'config' = the "
         "order of tags",
     )
+
+    @field_validator("mechanism")
+    @classmethod
+    def _known_mechanism(cls, name: str) -> str:
+        # The exchange's registry decides (p2p_env may import exchange, not the reverse).
+        from exchange import available_mechanisms
+
+        known = available_mechanisms()
+        if name not in known:
+            names = [repr(n) for n in known]
+            choices = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"input should be {choices}{hint}; an installed package can provide more "
+                "through the 'p2p_gym.mechanisms' entry-point group"
+            )
+        return name
 
     @field_validator("price_min_jpy_per_kwh", "price_max_jpy_per_kwh", "initial_price_jpy_per_kwh")
     @classmethod

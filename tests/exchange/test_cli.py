@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from exchange import TAG_ORDERS, ClearingParams, available_mechanisms, clear, orders_from_dicts
+from exchange import TAG_ORDERS, ClearingParams, clear, orders_from_dicts
 from p2p_env.cli import app
-from p2p_env.cli.exchange_cmd import MechanismName, TagOrderName
+from p2p_env.cli.exchange_cmd import TagOrderName
 
 runner = CliRunner()
 
@@ -160,10 +160,14 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
 
 
 def test_unknown_mechanism_option_exits_2(tmp_path: Path) -> None:
-    done = runner.invoke(app, ["exchange", "clear", write(tmp_path, ISSUE_EXAMPLE), "-m", "x"])
+    done = runner.invoke(
+        app, ["exchange", "clear", write(tmp_path, ISSUE_EXAMPLE), "-m", "x"], terminal_width=400
+    )
     assert done.exit_code == 2
+    message = " ".join(done.stderr.split())
+    assert "mechanism 'x' is not one of call, cda, midpoint" in message
+    assert "'p2p_gym.mechanisms' entry-point group" in message
 
 
 def test_cli_choices_match_the_library() -> None:
     assert tuple(TagOrderName) == TAG_ORDERS
-    assert set(MechanismName) <= set(available_mechanisms())

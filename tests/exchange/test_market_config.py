@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from exchange import TAG_ORDERS, ClearingParams, available_mechanisms, price_ticks
-from p2p_env.config import MarketConfig, Mechanism, load_config
+from p2p_env.config import MarketConfig, load_config
 
 
 def params_from(market: MarketConfig, seed: int = 0) -> ClearingParams:
@@ -28,8 +28,11 @@ def params_from(market: MarketConfig, seed: int = 0) -> ClearingParams:
     )
 
 
-def test_names_agree() -> None:
-    assert set(get_args(Mechanism)) == set(available_mechanisms())
+def test_the_config_takes_exactly_the_exchanges_mechanisms() -> None:
+    for name in available_mechanisms():
+        assert MarketConfig(mechanism=name).mechanism == name
+    with pytest.raises(ValidationError, match=r"input should be 'call', 'cda' or 'midpoint' \(did"):
+        MarketConfig(mechanism="cdaa")
     assert get_args(MarketConfig.model_fields["buyer_tag_order"].annotation) == TAG_ORDERS
 
 
