@@ -1,12 +1,15 @@
 """``p2p-gym ledger``: verify, show and trace a SQLite ledger file.
 
 Exit codes of ``verify``: 0 valid, 1 invalid (the report names the first bad block and record),
-2 not a ledger (missing, foreign, truncated beyond reading, or another schema version).
+2 not a ledger (missing, foreign, truncated beyond reading, or another schema version) or, with
+``--replay``, a ledger cleared by a mechanism that is not installed here (it cannot be replayed
+in this process, which says nothing against the ledger).
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -27,11 +30,20 @@ def _open(path: str) -> Ledger:
         fail(str(exc), EXIT_USAGE)
 
 
-def _exchange_replay() -> ReplayHook:
-    """Re-clear with p2p-gym's exchange, as the environment recorded each slot."""
+def _exchange_replay(missing: list[str]) -> ReplayHook:
+    """Re-clear with p2p-gym's exchange, as the environment recorded each slot. The name of a
+    recorded mechanism that is not installed here is appended to ``missing`` (the replay of its
+    block then fails, and the caller says why)."""
+    from exchange import available_mechanisms
     from p2p_env.sim.exchange_market import replay
 
-    return replay
+    def hook(params: dict[str, Any], orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        name = params.get("mechanism")
+        if isinstance(name, str) and name not in available_mechanisms():
+            missing.append(name)
+        return replay(params, orders)
+
+    return hook
 
 
 @app.command("verify")
@@ -57,11 +69,19 @@ def verify_cmd(
             fail(f"--head must be a hex hash, got {head!r}")
         if len(expected) != 32:
             fail(f"--head must be 64 hex digits (SHA-256), got {len(head)}")
+    missing: list[str] = []
     with _open(path) as ledger:
         report = ledger.verify(
-            replay=_exchange_replay() if replay else None,
+            replay=_exchange_replay(missing) if replay else None,
             check_certificates=certificates,
             expected_head=expected,
+        )
+    if missing and report.failure is not None and report.failure.check == "replay":
+        fail(
+            f"{path}: cannot replay block {report.failure.height}: it was cleared with mechanism "
+            f"{missing[0]!r}, which is not installed here (a package provides it through the "
+            f"'p2p_gym.mechanisms' entry-point group). The {report.blocks} blocks before it "
+            "verified; without --replay every block's hashes, links and certificates are checked."
         )
     if as_json:
         typer.echo(json.dumps({"path": path, **report.to_dict()}, indent=2))
