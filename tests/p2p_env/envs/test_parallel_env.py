@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pettingzoo.test import parallel_api_test, parallel_seed_test
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, seed_test
 
 import p2p_env
 from ledger import Ledger
@@ -218,6 +218,16 @@ def test_aec_form() -> None:
     aec = p2p_env.env(seed=0)
     aec.reset(seed=0)
     assert aec.agents[0] == "home_00"
+
+
+# PettingZoo recommends ids like "player_0"; the issue fixes "office" for the one office agent.
+@pytest.mark.filterwarnings("ignore:We recommend agents to be named:UserWarning")
+def test_aec_api() -> None:
+    api_test(p2p_env.env(seed=0), num_cycles=1000)
+
+
+def test_aec_seed_test() -> None:
+    seed_test(lambda render_mode=None: p2p_env.env(seed=3, render_mode=render_mode), 200)
 
 
 def test_brief_infos_step_the_same_episode() -> None:
