@@ -116,6 +116,16 @@ def check_matches(book: Book, matches: Matches, name: str) -> None:
     buyer_limit = limit[buy, tag]
     broken(buyer_limit < 0, "the buyer does not accept this tag")
     broken(price > buyer_limit, "the price is above the buyer's limit")
+    uniform = matches.uniform_prices
+    if uniform is not None and (
+        not isinstance(uniform, dict)
+        or any(not isinstance(k, int) or not 0 <= k < n_tags for k in uniform)
+        or any(not isinstance(v, int) or v < 0 for v in uniform.values())
+    ):
+        raise ValueError(
+            f"mechanism {name!r}: Matches.uniform_prices must map tag codes (0..{n_tags - 1}) "
+            f"to prices in ticks (ints >= 0), got {uniform!r}"
+        )
     for side, orders in (("buy", buy), ("sell", sell)):
         total = np.zeros(n, dtype=np.int64)
         np.add.at(total, orders, quantity)

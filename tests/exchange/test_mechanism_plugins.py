@@ -185,9 +185,13 @@ def _rule_breaker(name: str, **changes: int) -> ClearingMechanism:
             good = get_mechanism("call").match(book)
             columns = ("buy", "sell", "tag", "quantity", "price")
             fields = {column: getattr(good, column).copy() for column in columns}
+            uniform = good.uniform_prices
             for field, value in changes.items():
-                fields[field][0] = value
-            return Matches(**fields)
+                if field == "uniform_tag":
+                    uniform = {value: 1900}
+                else:
+                    fields[field][0] = value
+            return Matches(**fields, uniform_prices=uniform)
 
     Broken.name = name
     return Broken()
@@ -218,6 +222,12 @@ def test_a_plugin_that_breaks_the_rules_is_stopped(
     with pytest.raises(ValueError, match="mechanism 'broken_for_tests'") as info:
         clear(orders, ClearingParams(mechanism="broken_for_tests"))
     assert rule in str(info.value)
+    # A uniform price must name a tag the book knows.
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    del registry._REGISTRY["broken_for_tests"]
+    register(_rule_breaker("broken_for_tests", uniform_tag=9))
+    with pytest.raises(ValueError, match="uniform_prices must map tag codes"):
+        clear(orders, ClearingParams(mechanism="broken_for_tests"))
     # Unchanged, the same trades pass the check.
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     del registry._REGISTRY["broken_for_tests"]
