@@ -37,9 +37,11 @@ def _exchange_replay(missing: list[str]) -> ReplayHook:
     from exchange import available_mechanisms
     from p2p_env.sim.exchange_market import replay
 
+    known = frozenset(available_mechanisms())  # installed ones are named before they load
+
     def hook(params: dict[str, Any], orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
         name = params.get("mechanism")
-        if isinstance(name, str) and name not in available_mechanisms():
+        if isinstance(name, str) and name not in known:
             missing.append(name)
         return replay(params, orders)
 

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from exchange import available_mechanisms
+
 _TAG_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
@@ -285,9 +287,7 @@ class MarketConfig(StrictModel):
     @field_validator("mechanism")
     @classmethod
     def _known_mechanism(cls, name: str) -> str:
-        # The exchange's registry decides (p2p_env may import exchange, not the reverse).
-        from exchange import available_mechanisms
-
+        # The exchange's registry decides: built-ins, registered and installed mechanisms.
         known = available_mechanisms()
         if name not in known:
             names = [repr(n) for n in known]
