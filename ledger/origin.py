@@ -5,7 +5,10 @@ returns a pandas DataFrame. pandas is imported inside the functions only, so tha
 ledger never needs it.
 
 Slots are given as integer slot indices, or as ISO 8601 timestamps compared with the blocks'
-``start`` (blocks without a ``start`` never match a timestamp bound). Bounds are inclusive.
+``start`` (blocks without a ``start`` never match a timestamp bound). A timestamp without a UTC
+offset is read at the block's own offset: ``2020-08-31T23:30`` is the site's local time on the
+environment's ledgers, whose blocks carry their slot's start with its offset. Bounds are
+inclusive.
 """
 
 from __future__ import annotations
@@ -56,6 +59,11 @@ def _in_range(slot: int, start: str | None, lo: SlotBound, hi: SlotBound) -> boo
                 return False
             when = datetime.fromisoformat(start)
             limit = datetime.fromisoformat(bound)
+            # A time without a UTC offset is read at the other's offset (the site's local time).
+            if limit.tzinfo is None:
+                limit = limit.replace(tzinfo=when.tzinfo)
+            elif when.tzinfo is None:
+                when = when.replace(tzinfo=limit.tzinfo)
             if (when < limit) if below else (when > limit):
                 return False
     return True

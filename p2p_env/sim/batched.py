@@ -121,4 +121,5 @@ def _same_series(a: SlotSeries, b: SlotSeries) -> bool:
         if isinstance(getattr(a, f.name), np.ndarray)
         else getattr(a, f.name) == getattr(b, f.name)
         for f in fields(SlotSeries)
+        if f.compare
     )

@@ -189,6 +189,7 @@ class LedgerRecorder:
             settlements=block.settlements,
             certificates=block.certificates,
             certificate_events=block.certificate_events,
+            start=block.start,
         )
         return ledger.head_hash.hex()
 
@@ -220,6 +221,7 @@ class LedgerRecorder:
             certificate_events=(
                 [json.loads(c) for c in certificates.split()] if ledger.checks_certificates else ()
             ),
+            start=flows.start,
         )
 
     @staticmethod
@@ -336,6 +338,7 @@ class LedgerRecorder:
             trades=records["trades"],
             settlements=self._settlements(flows, settlement),
             certificates=certificates,
+            start=flows.start,
         )
         return ledger.head_hash.hex()
 

@@ -93,6 +93,8 @@ class SlotFlows:
     """Load (homes, office) or charging energy (PHVs), excluding storage charging."""
     metered_wh: IntArray
     """Net import at the meter (negative: export)."""
+    start: str | None = None
+    """Start of the slot, ISO 8601 with its UTC offset (the block header's ``start``)."""
 
 
 class Recorder(Protocol):

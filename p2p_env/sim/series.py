@@ -8,7 +8,9 @@ built from a :class:`p2p_env.data.Dataset` (generated offline or imported) by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,6 +41,11 @@ class SlotSeries:
     """``slots x PHVs``: :data:`AWAY`, :data:`AT_HOME` or :data:`AT_OFFICE`."""
     phv_drive_wh: FloatArray
     """``slots x PHVs``: energy the trips starting in the slot need (at the battery)."""
+    start_utc: np.datetime64 | None = None
+    """Start of slot 0 in UTC, where known (with :attr:`timezone`: :meth:`slot_start_iso`)."""
+    timezone: str | None = None
+    """IANA time zone of the site, where known."""
+    _iso: dict[int, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = self.home_load_wh.shape[0]
@@ -66,6 +73,20 @@ class SlotSeries:
         """Local start time of ``slot``."""
         return self.start + np.timedelta64(slot * self.slot_minutes, "m")
 
+    def slot_start_iso(self, slot: int) -> str | None:
+        """Start of ``slot`` as ISO 8601 text with its UTC offset
+        (``2020-08-03T12:30:00+09:00``), as the ledger's blocks carry it; ``None`` where the
+        series does not know its time zone. Each slot's text is built once."""
+        text = self._iso.get(slot)
+        if text is None:
+            if self.start_utc is None or self.timezone is None:
+                return None
+            seconds = int(self.start_utc.astype("datetime64[s]").astype(np.int64))
+            seconds += slot * self.slot_minutes * 60
+            when = dt.datetime.fromtimestamp(seconds, tz=ZoneInfo(self.timezone))
+            text = self._iso[slot] = when.isoformat()
+        return text
+
     def slot_of(self, day: np.datetime64) -> int:
         """Index of the first slot of a day (``numpy.datetime64`` date)."""
         delta = day.astype("datetime64[m]") - self.start.astype("datetime64[m]")
@@ -84,4 +105,6 @@ def from_dataset(dataset: Dataset) -> SlotSeries:
         office_pv_wh=dataset.office_pv_kwh.astype(np.float64) * 1000.0,
         phv_location=dataset.phv_location.astype(np.int8),
         phv_drive_wh=dataset.phv_trip_kwh.astype(np.float64) * 1000.0,
+        start_utc=dataset.start_utc,
+        timezone=dataset.timezone,
     )

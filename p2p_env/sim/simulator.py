@@ -353,9 +353,12 @@ def step_communities(
     slots = t.tolist()
     flows = [
         SlotFlows(
-            slot=slot, metered_wh=done.metered_wh[b], **{k: v[b] for k, v in done.flows.items()}
+            slot=slot,
+            metered_wh=done.metered_wh[b],
+            start=sim.series.slot_start_iso(slot),
+            **{k: v[b] for k, v in done.flows.items()},
         )
-        for b, slot in enumerate(slots)
+        for b, (sim, slot) in enumerate(zip(sims, slots, strict=True))
     ]
     settled = [done.settlement.row(b) for b in range(len(sims))]
     ledgers = [sim.recorder for sim in sims if type(sim.recorder) is LedgerRecorder]

@@ -48,6 +48,25 @@ def test_consumption_by_origin_keeps_the_origin_through_the_battery(ledger: Ledg
     assert consumption_by_origin(ledger, "nobody").empty
 
 
+def test_a_timestamp_without_offset_is_read_at_the_blocks_offset(ledger: Ledger) -> None:
+    # The blocks start at 05:00 and 05:30 +09:00 (20:00 and 20:30 UTC the day before).
+    assert set(consumption_by_origin(ledger, "c0", None, "2020-08-01T05:00")["slot"]) == {10}
+    assert set(consumption_by_origin(ledger, "c0", "2020-08-01T05:15")["slot"]) == {11}
+    assert consumption_by_origin(ledger, "c0", "2020-08-01T05:45").empty
+    utc = consumption_by_origin(ledger, "c0", None, "2020-07-31T20:00:00+00:00")
+    assert set(utc["slot"]) == {10}
+    # A block without a start never matches a timestamp bound; slot indices still work.
+    bare = Ledger.in_memory()
+    reg = CertificateRegistry()
+    reg.begin_slot(3)
+    reg.issue("p0", "pv", 100)
+    reg.transfer("p0", "c0", "pv", 100, trade="t0")
+    reg.consume("c0", 100)
+    bare.append_block(3, PARAMS, certificates=reg.end_slot())
+    assert consumption_by_origin(bare, "c0", None, "2030-01-01T00:00").empty
+    assert consumption_by_origin(bare, "c0", 0, 3)["wh"].sum() == 100
+
+
 def test_matched_share(ledger: Ledger) -> None:
     share = matched_share(ledger, "c0").set_index("slot")
     assert share.loc[10, "consumed_wh"] == 400

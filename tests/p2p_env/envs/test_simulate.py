@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 import p2p_env
 from ledger import Ledger
+from ledger.origin import matched_share
 from p2p_env.cli import app
 from p2p_env.policy import make_policy
 from p2p_env.rollout import community_figures, run_episode
@@ -76,6 +77,22 @@ def test_simulate_cli_writes_json_and_a_verifiable_ledger(tmp_path: Path) -> Non
     assert len(summary["bills_jpy"]) == 30
     with Ledger.open(ledger, read_only=True) as saved:
         assert saved.head_hash.hex() == summary["ledger"]["head"]
+        headers = list(saved.blocks())
+        # Each block carries its slot's start with the site's UTC offset, so origin queries
+        # take dates; slot indices count from the start of the data set.
+        assert [h.start for h in (headers[0], headers[-1])] == [
+            "2020-08-05T00:00:00+09:00",
+            "2020-08-05T23:30:00+09:00",
+        ]
+        morning = matched_share(saved, "home_00", None, "2020-08-05T11:30")
+        assert len(morning) == 24
+        by_index = matched_share(saved, "home_00", headers[0].slot, headers[23].slot)
+        assert morning.equals(by_index)
+    traced = runner.invoke(
+        app, ["ledger", "trace", str(ledger), "--consumer", "home_00", "--to", "2020-08-05T11:30"]
+    )
+    assert traced.exit_code == 0, traced.output
+    assert "slots 24, consumed" in traced.stdout
 
 
 def test_simulate_cli_errors(tmp_path: Path) -> None:

@@ -121,8 +121,13 @@ def test_a_batch_refuses_other_layouts_and_series() -> None:
             ]
         )
     shifted = SlotSeries(
-        **{f.name: getattr(series, f.name) for f in fields(SlotSeries) if f.name != "start"},
+        **{
+            f.name: getattr(series, f.name)
+            for f in fields(SlotSeries)
+            if f.init and f.name not in ("start", "start_utc")
+        },
         start=series.start + np.timedelta64(30, "m"),
+        start_utc=series.start_utc + np.timedelta64(30, "m"),
     )
     with pytest.raises(ValueError, match="another config or series"):
         BatchedSimulator([CommunitySimulator(config, series), CommunitySimulator(config, shifted)])
