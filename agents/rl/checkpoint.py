@@ -1,7 +1,7 @@
 """Trained policies back as :class:`p2p_env.policy.Policy` objects, for inference only.
 
 A checkpoint is a folder written by ``p2p-gym train`` (``runs/<run>/best``,
-``runs/<run>/checkpoints/step_000020000``...) holding ``policy.json`` and the model:
+``runs/<run>/checkpoints/step_0000020000``...) holding ``policy.json`` and the model:
 
 * ``backend: sb3``: ``model.zip`` (stable-baselines3), one network for the trained type;
 * ``backend: rllib``: ``algorithm/``, an RLlib checkpoint; only the RL modules are read

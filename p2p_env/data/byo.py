@@ -560,7 +560,9 @@ def load_imported(config: GymConfig) -> Dataset:
         problems.append(
             f"data.span {data.span.start}..{data.span.end} is not inside the imported data "
             f"({_local_text(int(imported.start_utc.astype(np.int64)), timezone)} .. "
-            f"{_local_text(last, timezone)})"
+            f"{_local_text(last, timezone)}): give the config a data.span of days the set "
+            "covers, with the train, validation and test periods inside it (a config that "
+            "extends this one; see 'Bring your own data' in the README)"
         )
     window = slice(max(offset, 0), max(offset, 0) + n_slots)
 

@@ -231,8 +231,9 @@ def test_config_needs_what_the_set_lacks(tmp_path: Path, long_frame: pd.DataFram
     with pytest.raises(ValueError, match="home_19 has no load series"):
         load_dataset(imported_config("partial"))
     later = imported_config("partial", "data.span.end=2020-08-05", "data.test.end=2020-08-05")
-    with pytest.raises(ValueError, match=r"data.span 2020-08-01..2020-08-05 is not inside"):
+    with pytest.raises(ValueError, match=r"data.span 2020-08-01..2020-08-05 is not inside") as info:
         load_dataset(later)
+    assert "with the train, validation and test periods inside it" in str(info.value)
 
 
 def test_unknown_source_says_how_to_import() -> None:
