@@ -224,7 +224,7 @@ def run_sweep(spec: SweepSpec) -> list[dict[str, Any]]:
                 metric="score", mode="max", max_concurrent_trials=spec.max_concurrent
             ),
             run_config=tune.RunConfig(
-                name="_tune", storage_path=str(root), verbose=0, log_to_file=True
+                name="_tune", storage_path=str(root), verbose=0, log_to_file=False
             ),
         )
         grid = tuner.fit()
