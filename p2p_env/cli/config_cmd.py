@@ -29,6 +29,7 @@ def show(
 
 @app.command("list")
 def list_() -> None:
-    """List the configs that can be named with --config."""
+    """List the configs that can be named: --config NAME (simulate, evaluate, train, ...), or
+    NAME as the argument of config show and data show."""
     for name in available_configs():
         typer.echo(name)
