@@ -9,7 +9,9 @@ ledger. Observation and action layouts are documented in :mod:`p2p_env.sim.obser
 An episode lasts ``env.episode_days`` days from the start of a day drawn (seeded) inside the
 chosen period (``period="train"`` by default; ``"validation"``, ``"test"`` or ``"span"``); its end
 is a truncation, never a termination. ``reset(options={"start": "2020-08-01", "days": 31})``
-fixes the start day and length instead (evaluation uses this).
+fixes the start day and length instead (evaluation uses this). Days are the site's local days
+(one with a daylight-saving change has 46 or 50 slots), and an episode never runs past the end
+of its period: the periods' data stay apart.
 """
 
 from __future__ import annotations
@@ -195,8 +197,7 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         start = options.get("start")
         if days < 1:
             raise ValueError(f"reset option days must be >= 1, got {days}")
-        first_slot, n_days = self._period
-        spd = self.slots_per_day
+        n_days = self._period[1]
         if start is not None:
             day = self._day_of(start)
         else:
@@ -205,8 +206,7 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
                     f"episodes of {days} days do not fit the {self.period} period ({n_days} days)"
                 )
             day = int(self.np_random.integers(0, n_days - days + 1))
-        slot = first_slot + day * spd
-        self._end_slot = min(slot + days * spd, self.sim.series.n_slots)
+        slot, self._end_slot = self._episode_slots(day, days)
         c = self.sim.community
         phv_soc = self.np_random.uniform(0.3, 0.9, c.n_phv)
         market_seed = int(self.np_random.integers(0, 2**63))
@@ -340,6 +340,17 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         period: Period = data.span if name == "span" else getattr(data, name)
         window = self.dataset.day_slots(period.start, period.end)
         return window.start, (period.end - period.start).days + 1
+
+    def _episode_slots(self, day: int, days: int) -> tuple[int, int]:
+        """First and end slot of ``days`` whole local days from the period's day ``day``, cut
+        at the end of the period (a day that changes to or from daylight saving time has 46 or
+        50 slots, as the data's calendar has it)."""
+        data = self.config.data
+        period: Period = data.span if self.period == "span" else getattr(data, self.period)
+        first = period.start + dt.timedelta(days=day)
+        last = min(first + dt.timedelta(days=days - 1), period.end)
+        window = self.dataset.day_slots(first, last)
+        return window.start, min(window.stop, self.sim.series.n_slots)
 
     def _day_of(self, start: Any) -> int:
         day = dt.date.fromisoformat(start) if isinstance(start, str) else start

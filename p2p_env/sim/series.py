@@ -70,8 +70,20 @@ class SlotSeries:
         return int(self.home_load_wh.shape[0])
 
     def slot_time(self, slot: int) -> np.datetime64:
-        """Local start time of ``slot``."""
-        return self.start + np.timedelta64(slot * self.slot_minutes, "m")
+        """Local start time of ``slot`` (naive, in the site's time zone: on a day that changes
+        to or from daylight saving time the clock jumps, as the data's calendar does)."""
+        when = self._aware(slot)
+        if when is None:
+            return self.start + np.timedelta64(slot * self.slot_minutes, "m")
+        return np.datetime64(when.replace(tzinfo=None), "m")
+
+    def _aware(self, slot: int) -> dt.datetime | None:
+        """Start of ``slot`` in the site's time zone, where the series knows it."""
+        if self.start_utc is None or self.timezone is None:
+            return None
+        seconds = int(self.start_utc.astype("datetime64[s]").astype(np.int64))
+        seconds += slot * self.slot_minutes * 60
+        return dt.datetime.fromtimestamp(seconds, tz=ZoneInfo(self.timezone))
 
     def slot_start_iso(self, slot: int) -> str | None:
         """Start of ``slot`` as ISO 8601 text with its UTC offset
@@ -79,16 +91,19 @@ class SlotSeries:
         series does not know its time zone. Each slot's text is built once."""
         text = self._iso.get(slot)
         if text is None:
-            if self.start_utc is None or self.timezone is None:
+            when = self._aware(slot)
+            if when is None:
                 return None
-            seconds = int(self.start_utc.astype("datetime64[s]").astype(np.int64))
-            seconds += slot * self.slot_minutes * 60
-            when = dt.datetime.fromtimestamp(seconds, tz=ZoneInfo(self.timezone))
             text = self._iso[slot] = when.isoformat()
         return text
 
     def slot_of(self, day: np.datetime64) -> int:
-        """Index of the first slot of a day (``numpy.datetime64`` date)."""
+        """Index of the first slot of a local day (``numpy.datetime64`` date)."""
+        if self.start_utc is not None and self.timezone is not None:
+            date = day.astype("datetime64[D]").item()
+            midnight = dt.datetime.combine(date, dt.time(), tzinfo=ZoneInfo(self.timezone))
+            first = int(self.start_utc.astype("datetime64[s]").astype(np.int64))
+            return (int(midnight.timestamp()) - first) // (self.slot_minutes * 60)
         delta = day.astype("datetime64[m]") - self.start.astype("datetime64[m]")
         return int(delta.astype(np.int64) // self.slot_minutes)
 

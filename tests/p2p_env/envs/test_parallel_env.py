@@ -280,3 +280,45 @@ def test_full_infos_keys_values_and_fresh_dicts() -> None:
     assert list(make(1, 2, 3)) == ["b", "a", "it's"]
     with pytest.raises(ValueError, match="distinct strings"):
         _dict_maker(("a", "a"))
+
+
+def test_episodes_are_whole_local_days_where_the_clock_changes() -> None:
+    # A site with daylight saving time: 29 March 2020 has 23 hours in Berlin, 46 slots.
+    env = p2p_env.parallel_env(
+        period="train",
+        **{
+            "community.site.timezone": "Europe/Berlin",
+            "data.span.start": "2019-10-01",
+            "data.span.end": "2020-04-30",
+            "data.train.start": "2019-10-01",
+            "data.train.end": "2020-03-31",
+            "data.validation.start": "2020-04-01",
+            "data.validation.end": "2020-04-15",
+            "data.test.start": "2020-04-16",
+            "data.test.end": "2020-04-30",
+        },
+    )
+    series, calendar = env.sim.series, env.dataset.calendar
+    for start, days, slots in (
+        ("2020-03-28", 1, 48),
+        ("2020-03-29", 1, 46),
+        ("2019-10-27", 1, 50),
+        ("2020-03-28", 3, 142),
+        ("2020-03-31", 2, 48),
+    ):
+        env.reset(seed=0, options={"start": start, "days": days})
+        first = env.sim.slot
+        assert calendar.slot_of_day[first] == 0, start
+        assert series.slot_of(np.datetime64(start)) == first
+        starts = []
+        while env.agents:
+            _, _, _, _, infos = env.step({a: np.zeros(5, np.float32) for a in env.agents})
+            starts.append(infos["home_00"]["slot_start"])
+        # The period's last day ends the episode early (2020-03-31 + 2 days: one day).
+        assert len(starts) == slots, start
+        assert starts[0] == f"{start}T00:00"
+        assert starts[-1].endswith("T23:30")
+        # The infos and the ledger's blocks tell the same local time.
+        blocks = list(env.sim.recorder.ledger.blocks())
+        assert [b.start[:16] for b in blocks] == starts
+    env.close()
