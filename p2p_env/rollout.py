@@ -116,7 +116,7 @@ def run_episode(
             batch = np.stack([obs[a] for a in ids])
             chosen = np.asarray(policy.act(kind, ids, batch), dtype=np.float32)
             actions.update(zip(ids, chosen, strict=True))
-        starts.append(str(env.sim.series.slot_time(env.sim.slot)))
+        starts.append(env.sim.series.slot_start_text(env.sim.slot))
         obs, _, _, _, _ = env.step(actions)
         assert env.last is not None
         results.append(env.last)

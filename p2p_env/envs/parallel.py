@@ -135,7 +135,6 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
             )
         self.render_mode = render_mode
         self.full_infos = full_infos
-        self._slot_text: dict[int, str] = {}
         self.config = resolve_config(config, overrides)
         self.dataset = dataset if dataset is not None else load_dataset(self.config)
         if recorder is None:
@@ -252,11 +251,7 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
 
     def slot_start_text(self, slot: int) -> str:
         """Local start time of ``slot`` as ISO text (``2020-08-03T12:30``), as infos carry it."""
-        text = self._slot_text.get(slot)
-        if text is None:
-            # numpy's datetime64 -> str costs ~10 us: remember each slot's text once.
-            text = self._slot_text[slot] = str(self.sim.series.slot_time(slot))
-        return text
+        return self.sim.series.slot_start_text(slot)
 
     def _action_array(self, actions: Mapping[str, ActionType]) -> tuple[FloatArray, list[str]]:
         """The ``agents x action_size`` array of ``actions`` (missing agents: zeros) and the

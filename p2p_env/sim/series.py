@@ -45,6 +45,8 @@ class SlotSeries:
     """Start of slot 0 in UTC, where known (with :attr:`timezone`: :meth:`slot_start_iso`)."""
     timezone: str | None = None
     """IANA time zone of the site, where known."""
+    # Each slot's texts, built once (a VecEnv's communities share one series).
+    _text: dict[int, str] = field(default_factory=dict, init=False, repr=False, compare=False)
     _iso: dict[int, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -85,10 +87,19 @@ class SlotSeries:
         seconds += slot * self.slot_minutes * 60
         return dt.datetime.fromtimestamp(seconds, tz=ZoneInfo(self.timezone))
 
+    def slot_start_text(self, slot: int) -> str:
+        """Local start time of ``slot`` as ISO text without offset (``2020-08-03T12:30``), as
+        the environment's infos carry it."""
+        text = self._text.get(slot)
+        if text is None:
+            # numpy's datetime64 -> str costs ~10 us: each slot's text is built once.
+            text = self._text[slot] = str(self.slot_time(slot))
+        return text
+
     def slot_start_iso(self, slot: int) -> str | None:
         """Start of ``slot`` as ISO 8601 text with its UTC offset
         (``2020-08-03T12:30:00+09:00``), as the ledger's blocks carry it; ``None`` where the
-        series does not know its time zone. Each slot's text is built once."""
+        series does not know its time zone."""
         text = self._iso.get(slot)
         if text is None:
             when = self._aware(slot)
