@@ -45,6 +45,9 @@ SHARE_COLUMNS = (
     "same_slot_share",
 )
 PRODUCER_COLUMNS = ("slot", "origin_slot", "fate", "to", "tag", "storage", "wh")
+DEVICE_COLUMNS = ("slot", "flow", "producer", "origin_tag", "origin_slot", "tag", "wh")
+FLOWS = ("stored", "lost", "discharged")
+"""The ``flow`` values of :func:`device_flows`."""
 
 
 def _in_range(slot: int, start: str | None, lo: SlotBound, hi: SlotBound) -> bool:
@@ -237,3 +240,47 @@ def producer_destinations(
                 if who == producer and inside:
                     rows.append((slot, origin_slot, "lost", e["device"], tag, storage, e["wh"]))
     return pd.DataFrame(rows, columns=list(PRODUCER_COLUMNS))
+
+
+def device_flows(
+    ledger: Ledger, device: str, first: SlotBound = None, last: SlotBound = None
+) -> pd.DataFrame:
+    """What a storage ``device`` (``home_14/battery``, ``phv_01/battery``) took in and gave out,
+    by origin: a PHV's charging is stored in its battery, and its driving leaves it.
+
+    Returns:
+        One row per range: ``slot``, ``flow`` (``stored``: certificates charged into the device;
+        ``lost``: taken out by conversion losses or, for a PHV, driving; ``discharged``: given
+        out again as storage-discharge certificates that keep the origin), ``producer``,
+        ``origin_tag`` and ``origin_slot`` (where and when the energy was generated), ``tag``
+        (the certificate's tag as it entered or left) and ``wh``. Blocks before ``first`` are
+        read too: energy lost or discharged in range may have been stored earlier.
+    """
+    import pandas as pd
+
+    rows: list[tuple[Any, ...]] = []
+    stored: dict[str, tuple[str, str, int, str]] = {}
+    for slot, inside, events in _events(ledger, first, last):
+        issued = {e["cert"]: e for e in events if e["event"] == "issue"}
+        for e in events:
+            if e.get("device") != device:
+                continue
+            kind = e["event"]
+            if kind == "store":
+                cert = issued[e["cert"]]
+                origin = cert["origin"]
+                row = (origin["producer"], origin["tag"], origin["slot"], cert["tag"])
+                stored[e["cert"]] = row
+                flow = "stored"
+            elif kind == "lose" and e["cert"] in stored:
+                row = stored[e["cert"]]
+                flow = "lost"
+            elif kind == "issue" and e.get("storage"):
+                origin = e["origin"]
+                row = (origin["producer"], origin["tag"], origin["slot"], e["tag"])
+                flow = "discharged"
+            else:
+                continue
+            if inside:
+                rows.append((slot, flow, *row, e["wh"]))
+    return pd.DataFrame(rows, columns=list(DEVICE_COLUMNS))

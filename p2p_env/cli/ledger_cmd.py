@@ -15,7 +15,14 @@ import typer
 from rich.table import Table
 
 from ledger import Ledger, LedgerError, LedgerFormatError, ReplayHook
-from ledger.origin import SlotBound, consumption_by_origin, matched_share, producer_destinations
+from ledger.origin import (
+    FLOWS,
+    SlotBound,
+    consumption_by_origin,
+    device_flows,
+    matched_share,
+    producer_destinations,
+)
 from p2p_env.cli._common import EXIT_FAILURE, EXIT_USAGE, console, fail
 
 app = typer.Typer(help="The hash-chained ledger: verify, show, trace.", no_args_is_help=True)
@@ -174,22 +181,31 @@ def trace_cmd(
     path: str = typer.Argument(..., help=_PATH_HELP, show_default=False),
     consumer: str | None = typer.Option(None, "--consumer", help="Where its energy came from."),
     producer: str | None = typer.Option(None, "--producer", help="Where its energy went."),
+    device: str | None = typer.Option(
+        None,
+        "--device",
+        help="What a storage device (phv_01/battery) took in and gave out: a PHV's charging "
+        "and driving.",
+    ),
     start: str | None = typer.Option(
         None, "--from", help="First slot: index or ISO 8601 timestamp (inclusive)."
     ),
     end: str | None = typer.Option(None, "--to", help="Last slot (inclusive)."),
 ) -> None:
-    """Trace energy by its certificates: a consumer's origins or a producer's destinations."""
-    if (consumer is None) == (producer is None):
-        fail("give exactly one of --consumer ID or --producer ID")
+    """Trace energy by its certificates: a consumer's origins, a producer's destinations, or a
+    storage device's flows."""
+    if sum(x is not None for x in (consumer, producer, device)) != 1:
+        fail("give exactly one of --consumer ID, --producer ID or --device DEVICE")
     first, last = _bound(start, "--from"), _bound(end, "--to")
     with _open(path) as ledger:
         try:
             if consumer is not None:
                 _trace_consumer(ledger, consumer, first, last)
-            else:
-                assert producer is not None
+            elif producer is not None:
                 _trace_producer(ledger, producer, first, last)
+            else:
+                assert device is not None
+                _trace_device(ledger, device, first, last)
         except LedgerError as exc:
             fail(str(exc))
 
@@ -221,6 +237,13 @@ def _trace_consumer(ledger: Ledger, consumer: str, first: SlotBound, last: SlotB
         )
     else:
         console.print(f"no metered consumption of {consumer!r} in this period", highlight=False)
+        battery = f"{consumer}/battery"
+        if len(device_flows(ledger, battery, first, last)):
+            console.print(
+                f"its storage took in and gave out energy (a PHV's charging and driving): "
+                f"--device {battery}",
+                highlight=False,
+            )
 
 
 def _trace_producer(ledger: Ledger, producer: str, first: SlotBound, last: SlotBound) -> None:
@@ -236,3 +259,21 @@ def _trace_producer(ledger: Ledger, producer: str, first: SlotBound, last: SlotB
     console.print(table)
     final = rows[rows["fate"] != "stored"]["wh"].sum() if len(rows) else 0
     console.print(f"{int(final)} Wh reached a final destination", highlight=False)
+
+
+def _trace_device(ledger: Ledger, device: str, first: SlotBound, last: SlotBound) -> None:
+    flows = device_flows(ledger, device, first, last)
+    table = Table(title=f"{device}: energy stored and taken out, by origin")
+    for column in ("flow", "producer", "origin tag", "Wh"):
+        table.add_column(column, justify="right" if column == "Wh" else "left")
+    if len(flows):
+        grouped = flows.groupby(["flow", "producer", "origin_tag"], as_index=False)["wh"].sum()
+        for row in grouped.itertuples(index=False):
+            table.add_row(str(row.flow), str(row.producer), str(row.origin_tag), str(row.wh))
+    console.print(table)
+    totals = {flow: int(flows.loc[flows["flow"] == flow, "wh"].sum()) for flow in FLOWS}
+    console.print(
+        f"stored {totals['stored']} Wh of certified energy; lost (conversion losses, a PHV's "
+        f"driving) {totals['lost']} Wh; discharged {totals['discharged']} Wh",
+        highlight=False,
+    )

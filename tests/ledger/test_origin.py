@@ -6,7 +6,12 @@ import pytest
 from ledger_synthetic import build
 
 from ledger import CertificateRegistry, Ledger, LedgerError
-from ledger.origin import consumption_by_origin, matched_share, producer_destinations
+from ledger.origin import (
+    consumption_by_origin,
+    device_flows,
+    matched_share,
+    producer_destinations,
+)
 
 PARAMS = {"mechanism": "call"}
 
@@ -86,6 +91,28 @@ def test_producer_destinations(ledger: Ledger) -> None:
     assert by_fate == {"consumed": 650, "stored": 500, "exported": 250, "lost": 30}
     assert frame[frame["fate"] == "consumed"]["to"].unique().tolist() == ["c0"]
     assert producer_destinations(ledger, "p0", 11)["slot"].min() == 11
+
+
+def test_device_flows(ledger: Ledger) -> None:
+    rows = sorted(map(tuple, device_flows(ledger, "p0/battery").itertuples(index=False)))
+    assert rows == [
+        (10, "stored", "p0", "pv", 10, "pv", 500),
+        (11, "discharged", "p0", "pv", 10, "battery", 400),
+        (11, "lost", "p0", "pv", 10, "pv", 30),
+    ]
+    # The loss in slot 11 is traced to energy stored before the range.
+    later = device_flows(ledger, "p0/battery", 11)
+    assert sorted(later["flow"]) == ["discharged", "lost"]
+    assert set(later["origin_slot"]) == {10}
+    # The verifier's own storage book agrees.
+    book = ledger.verify().storage["p0/battery"]
+    totals = device_flows(ledger, "p0/battery").groupby("flow")["wh"].sum()
+    assert (totals["stored"], totals["discharged"], totals["lost"]) == (
+        book["stored"],
+        book["drawn"],
+        book["lost"],
+    )
+    assert device_flows(ledger, "c0/battery").empty
 
 
 def test_bad_bounds_and_hash_only_ledgers() -> None:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 import p2p_env
 from ledger import Ledger
-from ledger.origin import matched_share
+from ledger.origin import device_flows, matched_share
 from p2p_env.cli import app
 from p2p_env.policy import make_policy
 from p2p_env.rollout import community_figures, run_episode
@@ -88,11 +88,27 @@ def test_simulate_cli_writes_json_and_a_verifiable_ledger(tmp_path: Path) -> Non
         assert len(morning) == 24
         by_index = matched_share(saved, "home_00", headers[0].slot, headers[23].slot)
         assert morning.equals(by_index)
+        # Every battery and PHV: its flows by origin add up to the verifier's storage book.
+        storage = saved.verify().storage
+        assert any(device.startswith("phv_") for device in storage)
+        for device, book in storage.items():
+            totals = device_flows(saved, device).groupby("flow")["wh"].sum()
+            assert totals.get("stored", 0) == book["stored"], device
+            assert totals.get("lost", 0) == book["lost"], device
+            assert totals.get("discharged", 0) == book["drawn"], device
+        phv = next(d for d, book in storage.items() if d.startswith("phv_") and book["stored"])
     traced = runner.invoke(
         app, ["ledger", "trace", str(ledger), "--consumer", "home_00", "--to", "2020-08-05T11:30"]
     )
     assert traced.exit_code == 0, traced.output
     assert "slots 24, consumed" in traced.stdout
+    # A PHV meters no consumption: its charging is stored and its driving leaves the battery.
+    agent = phv.split("/")[0]
+    hint = runner.invoke(app, ["ledger", "trace", str(ledger), "--consumer", agent])
+    assert f"--device {phv}" in hint.stdout
+    flows = runner.invoke(app, ["ledger", "trace", str(ledger), "--device", phv])
+    assert flows.exit_code == 0, flows.output
+    assert f"stored {storage[phv]['stored']} Wh" in flows.stdout
 
 
 def test_simulate_cli_errors(tmp_path: Path) -> None:
