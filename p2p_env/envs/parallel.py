@@ -330,9 +330,13 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         # dict(zip(...)): the rows as views, a quarter cheaper than indexing each.
         return dict(zip(self.possible_agents, self.observe_all(), strict=True))
 
-    def _period_slots(self, name: PeriodName) -> tuple[int, int]:
+    def _dates(self, name: PeriodName) -> Period:
+        """The days of the period ``name`` (``span``, ``train``, ``validation`` or ``test``)."""
         data = self.config.data
-        period: Period = data.span if name == "span" else getattr(data, name)
+        return data.span if name == "span" else getattr(data, name)
+
+    def _period_slots(self, name: PeriodName) -> tuple[int, int]:
+        period = self._dates(name)
         window = self.dataset.day_slots(period.start, period.end)
         return window.start, (period.end - period.start).days + 1
 
@@ -340,8 +344,7 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         """First and end slot of ``days`` whole local days from the period's day ``day``, cut
         at the end of the period (a day that changes to or from daylight saving time has 46 or
         50 slots, as the data's calendar has it)."""
-        data = self.config.data
-        period: Period = data.span if self.period == "span" else getattr(data, self.period)
+        period = self._dates(self.period)
         first = period.start + dt.timedelta(days=day)
         last = min(first + dt.timedelta(days=days - 1), period.end)
         window = self.dataset.day_slots(first, last)
@@ -351,8 +354,7 @@ class P2PCommunityEnv(ParallelEnv[str, ObsType, ActionType]):  # type: ignore[mi
         day = dt.date.fromisoformat(start) if isinstance(start, str) else start
         if not isinstance(day, dt.date):
             raise ValueError(f"reset option start must be an ISO date, got {start!r}")
-        data = self.config.data
-        period: Period = data.span if self.period == "span" else getattr(data, self.period)
+        period = self._dates(self.period)
         if not period.start <= day <= period.end:
             raise ValueError(
                 f"reset option start {day} lies outside the {self.period} period "
